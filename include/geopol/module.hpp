@@ -69,7 +69,11 @@ public:
     /// rest-admin): the chain runner then skips them per request.
     virtual bool handlesRequests() const { return true; }
 
-    virtual Step onRequest(Request &req) = 0;
+    virtual Step onRequest(Request &req)
+    {
+        (void)req;
+        return Step::Continue;
+    }
 
     /// Release what start() acquired. Called once, on the loop thread.
     virtual void stop() {}
