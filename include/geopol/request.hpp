@@ -36,9 +36,9 @@ class Request;
 class ResumeTarget {
 public:
     virtual ~ResumeTarget() = default;
-    /// The request if `generation` is still the one in flight, else nullptr.
-    virtual Request *live(uint64_t generation) = 0;
-    virtual void resume(uint64_t generation, Step step) = 0;
+    /// The request if `serial` is still the suspension in flight, else nullptr.
+    virtual Request *live(uint64_t serial) = 0;
+    virtual void resume(uint64_t serial, Step step) = 0;
 };
 
 /// Continues a suspended request. Cheap to copy; call it once, on the loop
@@ -47,26 +47,26 @@ public:
 class Resume {
 public:
     Resume() = default;
-    Resume(std::weak_ptr<ResumeTarget> target, uint64_t generation)
-        : target_(std::move(target)), generation_(generation)
+    Resume(std::weak_ptr<ResumeTarget> target, uint64_t serial)
+        : target_(std::move(target)), serial_(serial)
     {
     }
 
     Request *request() const
     {
         auto t = target_.lock();
-        return t ? t->live(generation_) : nullptr;
+        return t ? t->live(serial_) : nullptr;
     }
 
     void operator()(Step step) const
     {
         if (auto t = target_.lock())
-            t->resume(generation_, step);
+            t->resume(serial_, step);
     }
 
 private:
     std::weak_ptr<ResumeTarget> target_;
-    uint64_t generation_ = 0;
+    uint64_t serial_ = 0;
 };
 
 struct Attribute {
@@ -113,8 +113,9 @@ public:
     bool failed() const { return failed_; }
     const std::string &failure() const { return failure_; }
 
-    /// Parks the request; return Step::Suspend afterwards.
-    Resume suspend() { return Resume(target_, generation_); }
+    /// Parks the request; return Step::Suspend afterwards. Each call hands
+    /// out a fresh token; tokens of earlier suspensions are then stale.
+    Resume suspend() { return Resume(target_, ++suspendSerial_); }
 
     /// "127.0.0.1:41234" or "unix:/path", for logs.
     const std::string &peer() const { return *peer_; }
@@ -145,6 +146,11 @@ public:
         ++count_;
     }
 
+    /// The serial of the latest suspend() token.
+    uint64_t coreSuspendSerial() const { return suspendSerial_; }
+    /// Makes every outstanding token stale (timeout, disconnect, finish).
+    void coreInvalidate() { ++suspendSerial_; }
+
     void coreBind(std::weak_ptr<ResumeTarget> target, const std::string *peer)
     {
         target_ = std::move(target);
@@ -159,6 +165,7 @@ private:
     std::string failure_;
     std::weak_ptr<ResumeTarget> target_;
     uint64_t generation_ = 0;
+    uint64_t suspendSerial_ = 0;
     const std::string *peer_ = &kNoPeer;
 
     static inline const std::string kNoPeer = "-";

@@ -1,0 +1,66 @@
+// policy_parser.cpp
+#include "protocol/policy_parser.hpp"
+
+#include <cstring>
+
+namespace geopol::core {
+
+PolicyParser::Result PolicyParser::feed(std::string_view data, size_t &consumed, Request &req)
+{
+    consumed = 0;
+    while (consumed < data.size()) {
+        std::string_view rest = data.substr(consumed);
+        const char *nl = static_cast<const char *>(std::memchr(rest.data(), '\n', rest.size()));
+        if (!nl) {
+            // An incomplete line: refuse early if it can no longer fit.
+            if (rest.size() > limits_.maxLineLength + 1) {
+                error_ = "line longer than " + std::to_string(limits_.maxLineLength) + " bytes";
+                return Result::Error;
+            }
+            return Result::NeedMore;
+        }
+        size_t lineLen = static_cast<size_t>(nl - rest.data());
+        std::string_view line = rest.substr(0, lineLen);
+        consumed += lineLen + 1;
+        bytes_ += lineLen + 1;
+
+        if (!line.empty() && line.back() == '\r')  // tolerate CRLF from hand-made clients
+            line.remove_suffix(1);
+        if (line.size() > limits_.maxLineLength) {
+            error_ = "line longer than " + std::to_string(limits_.maxLineLength) + " bytes";
+            return Result::Error;
+        }
+        if (bytes_ > limits_.maxRequestSize) {
+            error_ = "request larger than " + std::to_string(limits_.maxRequestSize) + " bytes";
+            return Result::Error;
+        }
+        if (line.empty()) {
+            if (attributes_ == 0) {
+                // A lone empty line before any attribute: nothing to answer.
+                // Postfix never sends it; skipping it keeps the framing intact.
+                bytes_ = 0;
+                continue;
+            }
+            attributes_ = 0;
+            bytes_ = 0;
+            return Result::Complete;
+        }
+        if (std::memchr(line.data(), '\0', line.size())) {
+            error_ = "NUL byte in request";
+            return Result::Error;
+        }
+        size_t eq = line.find('=');
+        if (eq == std::string_view::npos || eq == 0) {
+            error_ = eq == 0 ? "attribute without a name" : "line without '=' (not name=value)";
+            return Result::Error;
+        }
+        if (++attributes_ > limits_.maxAttributes) {
+            error_ = "more than " + std::to_string(limits_.maxAttributes) + " attributes";
+            return Result::Error;
+        }
+        req.coreAddAttribute(line.substr(0, eq), line.substr(eq + 1));
+    }
+    return Result::NeedMore;
+}
+
+}  // namespace geopol::core
