@@ -1,0 +1,243 @@
+// Configuration: YAML, GEOIPPOLICYD_* variables and reference flags, their
+// precedence, and error messages that point at the problem.
+#include <doctest/doctest.h>
+
+#include <map>
+
+#include "cli/command_line.hpp"
+#include "config/config_tree.hpp"
+#include "server_settings.hpp"
+
+using namespace geopol::core;
+
+namespace {
+
+const char *kYaml = R"(
+server:
+  listen: ["inet:127.0.0.1:4646", "unix:/run/geopol.sock"]
+modules:
+  - name: geoip
+  - name: memory-store
+  - name: limits
+    max-ips: 5
+    max-countries: 2
+)";
+
+CommandLine parse(std::vector<const char *> args)
+{
+    args.insert(args.begin(), "geopold");
+    CommandLine cli;
+    auto rc = parseCommandLine(static_cast<int>(args.size()), args.data(), cli);
+    REQUIRE_FALSE(rc);
+    return cli;
+}
+
+std::vector<GivenValue> env(std::map<std::string, std::string> vars)
+{
+    return readEnvironment([vars](const char *n) -> const char * {
+        auto it = vars.find(n);
+        return it == vars.end() ? nullptr : it->second.c_str();
+    });
+}
+
+bool allAvailable(const std::string &)
+{
+    return true;
+}
+
+std::string limitsValue(ConfigTree &t, const char *key)
+{
+    auto node = t.moduleNode("limits", true)[key];
+    return node ? node.Scalar() : "";
+}
+
+}  // namespace
+
+TEST_CASE("a flag beats a GEOIPPOLICYD_ variable, which beats the YAML")
+{
+    auto tree = ConfigTree::fromText(kYaml, "test.yaml", ".");
+    std::vector<std::string> errors;
+    applyOverrides(tree, env({{"GEOIPPOLICYD_MAX_IPS", "7"}, {"GEOIPPOLICYD_MAX_COUNTRIES", "4"}}),
+                   parse({"server", "--max-ips", "9"}), allAvailable, errors);
+    CHECK(errors.empty());
+    CHECK(limitsValue(tree, "max-ips") == "9");        // flag
+    CHECK(limitsValue(tree, "max-countries") == "4");  // variable over YAML's 2
+}
+
+TEST_CASE("the YAML value stays when neither variable nor flag is given")
+{
+    auto tree = ConfigTree::fromText(kYaml, "test.yaml", ".");
+    std::vector<std::string> errors;
+    applyOverrides(tree, {}, parse({}), allAvailable, errors);
+    CHECK(limitsValue(tree, "max-ips") == "5");
+}
+
+TEST_CASE("-a and -p replace the first inet listener and keep the unix one")
+{
+    auto tree = ConfigTree::fromText(kYaml, "test.yaml", ".");
+    std::vector<std::string> errors;
+    applyOverrides(tree, env({{"GEOIPPOLICYD_SERVER_PORT", "5000"}}), parse({"-a", "::1"}),
+                   allAvailable, errors);
+    SectionView v(tree, "server", tree.section("server"));
+    auto s = readServerSettings(v);
+    REQUIRE(s.listen.size() == 2);
+    CHECK(s.listen[0] == "inet:[::1]:5000");
+    CHECK(s.listen[1] == "unix:/run/geopol.sock");
+}
+
+TEST_CASE("reference flags are accepted after the server sub-command, short forms included")
+{
+    auto cli = parse({"server", "-g", "/x.mmdb", "-c", "/custom.json", "-vv", "--sasl-username",
+                      "--home-countries", "DE", "--home-countries", "AT"});
+    auto tree = ConfigTree::fromText(kYaml, "test.yaml", ".");
+    std::vector<std::string> errors;
+    applyOverrides(tree, {}, cli, allAvailable, errors);
+    CHECK(errors.empty());
+    CHECK(tree.moduleNode("geoip", true)["database"].Scalar() == "/x.mmdb");
+    CHECK(limitsValue(tree, "custom-settings") == "/custom.json");
+    CHECK(tree.section("log")["level"].Scalar() == "debug");
+    CHECK(tree.section("server")["identity"].Scalar() == "sasl_username");
+    auto home = tree.moduleNode("limits", true)["home-countries"];
+    REQUIRE(home.IsSequence());
+    CHECK(home.size() == 2);
+    CHECK(home[1].Scalar() == "AT");
+}
+
+TEST_CASE("list variables split at spaces, LDAP URIs at commas")
+{
+    auto given = env({{"GEOIPPOLICYD_HOME_COUNTRIES", "DE  AT"},
+                      {"GEOIPPOLICYD_LDAP_SERVER_URIS", "ldap://a:389/, ldap://b:389/"}});
+    REQUIRE(given.size() == 2);
+    for (const auto &g : given) {
+        if (g.who == "GEOIPPOLICYD_HOME_COUNTRIES")
+            CHECK(g.values == std::vector<std::string>{"DE", "AT"});
+        else
+            CHECK(g.values == std::vector<std::string>{"ldap://a:389/", "ldap://b:389/"});
+    }
+}
+
+TEST_CASE("a Redis flag selects redis-store and turns the embedded store off")
+{
+    auto tree = ConfigTree::embeddedDefaults();
+    std::vector<std::string> errors;
+    applyOverrides(tree, {}, parse({"-A", "10.0.0.5"}), allAvailable, errors);
+    CHECK(errors.empty());
+    bool redis = false, memory = true;
+    for (const auto &m : tree.modules()) {
+        if (m.name == "redis-store")
+            redis = m.enabled;
+        if (m.name == "memory-store")
+            memory = m.enabled;
+    }
+    CHECK(redis);
+    CHECK_FALSE(memory);
+}
+
+TEST_CASE("a flag of a module that is not built is refused by name")
+{
+    auto tree = ConfigTree::embeddedDefaults();
+    std::vector<std::string> errors;
+    applyOverrides(
+        tree, {}, parse({"--use-ldap"}), [](const std::string &m) { return m != "ldap-alias"; },
+        errors);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].find("--use-ldap") != std::string::npos);
+    CHECK(errors[0].find("ldap-alias module is not available yet") != std::string::npos);
+}
+
+TEST_CASE("a flag enabling a module the YAML leaves out adds it at its canonical place")
+{
+    auto tree = ConfigTree::fromText(kYaml, "test.yaml", ".");
+    std::vector<std::string> errors;
+    applyOverrides(tree, {}, parse({"--use-ldap"}), allAvailable, errors);
+    auto mods = tree.modules();
+    REQUIRE(mods.size() == 4);
+    CHECK(mods[1].name == "ldap-alias");
+    CHECK(mods[1].enabled);
+}
+
+TEST_CASE("a boolean variable must be a boolean")
+{
+    auto tree = ConfigTree::fromText(kYaml, "test.yaml", ".");
+    std::vector<std::string> errors;
+    applyOverrides(tree, env({{"GEOIPPOLICYD_USE_SASL_USERNAME", "maybe"}}), parse({}),
+                   allAvailable, errors);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].find("GEOIPPOLICYD_USE_SASL_USERNAME") != std::string::npos);
+}
+
+TEST_CASE("errors name file:line and key, or the flag that set the value")
+{
+    auto tree = ConfigTree::fromText("server:\n  idle-timeout: forever\n  listen: []\n",
+                                     "/etc/geopol/geopol.yaml", "/etc/geopol");
+    SectionView v(tree, "server", tree.section("server"));
+    readServerSettings(v);
+    REQUIRE(v.errors().size() == 2);
+    INFO(v.errors()[0], " | ", v.errors()[1]);
+    CHECK(v.errors()[0].find("/etc/geopol/geopol.yaml:3:11: server.listen: needs at least one "
+                             "listener") == 0);
+    CHECK(v.errors()[1].find("/etc/geopol/geopol.yaml:2:17: server.idle-timeout") == 0);
+
+    auto t2 = ConfigTree::fromText(kYaml, "test.yaml", ".");
+    std::vector<std::string> errors;
+    applyOverrides(t2, {}, parse({"--max-ips", "lots"}), allAvailable, errors);
+    SectionView lim(t2, "limits", t2.moduleNode("limits", true));
+    lim.getInt("max-ips", 10, 0, 1000000);
+    REQUIRE(lim.errors().size() == 1);
+    CHECK(lim.errors()[0].find("--max-ips (limits.max-ips)") == 0);
+}
+
+TEST_CASE("unknown keys are reported with their line")
+{
+    auto tree = ConfigTree::fromText("server:\n  listen: [\"inet:127.0.0.1:1\"]\n  max-idle: 5\n",
+                                     "g.yaml", ".");
+    SectionView v(tree, "server", tree.section("server"));
+    readServerSettings(v);
+    v.reportUnknownKeys();
+    REQUIRE(v.errors().size() == 1);
+    CHECK(v.errors()[0] ==
+          "g.yaml:3:3: server: unknown key 'max-idle' (see the module's README "
+          "for its keys)");
+}
+
+TEST_CASE("broken YAML and a malformed module list are errors with a position")
+{
+    CHECK_THROWS_WITH_AS(ConfigTree::fromText("server: [\n", "x.yaml", "."),
+                         doctest::Contains("x.yaml:2:1: invalid YAML"), ConfigError);
+    CHECK_THROWS_WITH_AS(ConfigTree::fromText("bogus: 1\n", "x.yaml", "."),
+                         doctest::Contains("unknown top-level key 'bogus'"), ConfigError);
+    auto t = ConfigTree::fromText("modules:\n  - geoip\n", "x.yaml", ".");
+    CHECK_THROWS_WITH_AS(t.modules(), doctest::Contains("x.yaml:2:5"), ConfigError);
+    auto dup = ConfigTree::fromText("modules:\n  - name: a\n  - name: a\n", "x.yaml", ".");
+    CHECK_THROWS_WITH_AS(dup.modules(), doctest::Contains("listed twice"), ConfigError);
+}
+
+TEST_CASE("durations, booleans and relative paths are read as documented")
+{
+    CHECK(parseDurationMs("250ms") == 250);
+    CHECK(parseDurationMs("10s") == 10000);
+    CHECK(parseDurationMs("10") == 10000);
+    CHECK(parseDurationMs("5m") == 300000);
+    CHECK(parseDurationMs("1.5s") == 1500);
+    CHECK_FALSE(parseDurationMs("soon"));
+    CHECK_FALSE(parseDurationMs("-1s"));
+    CHECK(parseBool("T") == true);
+    CHECK(parseBool("off") == false);
+    CHECK_FALSE(parseBool("maybe"));
+
+    auto tree = ConfigTree::fromText("modules:\n  - name: geoip\n    database: data/x.mmdb\n",
+                                     "/etc/geopol/geopol.yaml", "/etc/geopol");
+    SectionView v(tree, "geoip", tree.modules()[0].node);
+    CHECK(v.getPath("database", "") == "/etc/geopol/data/x.mmdb");
+}
+
+TEST_CASE("replies must be one line of UTF-8")
+{
+    CHECK(validActionText("DUNNO"));
+    CHECK(validActionText(
+        "REJECT Zugriff verweigert: Bitte wenden Sie sich an den Support \xc3\xbc"));
+    CHECK_FALSE(validActionText(""));
+    CHECK_FALSE(validActionText("DUNNO\nREJECT"));
+    CHECK_FALSE(validActionText("REJECT \xff"));
+    CHECK_FALSE(validActionText("REJECT \xc3"));
+}
