@@ -188,7 +188,10 @@ public:
         auto addr = IpAddress::parse(text.substr(0, slash));
         if (!addr)
             return std::nullopt;
-        int max = addr->isV4() ? 32 : 128;
+        // "::ffff:10.0.0.0/104" is IPv6 notation: its prefix counts 128 bits,
+        // although the address is stored like the IPv4 10.0.0.0.
+        bool v4Notation = addr->isV4() && text.substr(0, slash).find(':') == std::string_view::npos;
+        int max = v4Notation ? 32 : 128;
         int bits = max;
         if (slash != std::string_view::npos) {
             std::string_view len = text.substr(slash + 1);
@@ -203,7 +206,7 @@ public:
             if (bits > max)
                 return std::nullopt;
         }
-        n.bits_ = addr->isV4() ? bits + 96 : bits;
+        n.bits_ = v4Notation ? bits + 96 : bits;
         n.base_ = addr->masked(n.bits_);
         return n;
     }

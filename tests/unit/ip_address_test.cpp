@@ -80,6 +80,10 @@ TEST_CASE("networks match by prefix, single addresses exactly, across spellings"
     auto v6 = IpNetwork::parse("2001:db8::/32");
     CHECK(v6->contains(*IpAddress::parse("2001:db8:ffff::1")));
     CHECK_FALSE(v6->contains(*IpAddress::parse("2001:db9::1")));
+    auto mapped = IpNetwork::parse("::ffff:10.0.0.0/104");
+    REQUIRE(mapped);
+    CHECK(mapped->contains(*IpAddress::parse("10.1.2.3")));
+    CHECK_FALSE(mapped->contains(*IpAddress::parse("11.0.0.1")));
     CHECK_FALSE(IpNetwork::parse("10.0.0.0/33"));
     CHECK_FALSE(IpNetwork::parse("10.0.0.0/"));
     CHECK_FALSE(IpNetwork::parse("nonsense/8"));
