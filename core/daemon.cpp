@@ -90,6 +90,7 @@ Daemon::Daemon(CommandLine cli) : cli_(std::move(cli))
 
 Daemon::~Daemon()
 {
+    query_.reset();
     server_.reset();
     uv_loop_close(&loop_);
 }
@@ -117,12 +118,61 @@ int Daemon::checkConfig(const CommandLine &cli)
     return rc;
 }
 
+void Daemon::installCoreServices(Chain &chain)
+{
+    chain.services["policy-query"] = static_cast<PolicyQuery *>(query_.get());
+    chain.admin.add("GET", "/reload", [this](const AdminRequest &, AdminReply reply) {
+        std::vector<std::string> errors;
+        if (reload("GET /reload", errors)) {
+            reply({202, "application/json", ""});
+            return;
+        }
+        std::string all;
+        for (const auto &e : errors)
+            all += (all.empty() ? "" : "; ") + e;
+        reply({500, "application/json", adminErrorBody("reload refused: " + all)});
+    });
+    chain.admin.add("GET", "/health", [this](const AdminRequest &, AdminReply reply) {
+        auto *metrics = static_cast<Metrics *>(chain_ ? chain_->services["metrics"] : nullptr);
+        std::vector<std::string> problems;
+        if (metrics)
+            problems = metrics->problems();
+        std::string body = "{\"status\":\"";
+        body += problems.empty() ? "ok" : "degraded";
+        body += "\",\"version\":\"" GEOPOL_VERSION "\",\"uptime_seconds\":" +
+                std::to_string((uv_now(&loop_) - startedMs_) / 1000) +
+                ",\"connections\":" + std::to_string(server_->connectionCount()) +
+                ",\"reloads\":" + std::to_string(reloads_) + ",\"problems\":[";
+        for (size_t i = 0; i < problems.size(); ++i)
+            body += (i ? ",\"" : "\"") + jsonEscape(problems[i]) + "\"";
+        body += "]}";
+        reply({problems.empty() ? 200 : 503, "application/json", body});
+    });
+    chain.metrics.addSource([this](std::string &out) {
+        server_->stats().render(out, server_->connectionCount());
+        out +=
+            "# HELP geopol_reloads_total Successful configuration reloads.\n"
+            "# TYPE geopol_reloads_total counter\n"
+            "geopol_reloads_total " +
+            std::to_string(reloads_) +
+            "\n# HELP geopol_info Version of the running geopold.\n"
+            "# TYPE geopol_info gauge\n"
+            "geopol_info{version=\"" GEOPOL_VERSION "\"} 1\n";
+    });
+}
+
 int Daemon::run()
 {
     std::vector<std::string> errors;
+    startedMs_ = uv_now(&loop_);
+    server_ = std::make_unique<Server>(&loop_);
+    query_ = std::make_unique<QueryService>(*server_);
     auto loaded = loadConfig(cli_, &loop_, errors);
-    if (loaded && !loaded->chain->start(errors))
-        loaded.reset();
+    if (loaded) {
+        installCoreServices(*loaded->chain);
+        if (!loaded->chain->start(errors))
+            loaded.reset();
+    }
     if (!loaded) {
         for (const auto &e : errors)
             coreLog()->critical("{}", e);
@@ -134,7 +184,6 @@ int Daemon::run()
     }
     settings_ = loaded->settings;
     chain_ = shareChain(&loop_, std::move(loaded->chain));
-    server_ = std::make_unique<Server>(&loop_);
     server_->update(settings_, chain_);
     if (!server_->listen(*settings_, errors)) {
         for (const auto &e : errors)
@@ -153,7 +202,12 @@ int Daemon::run()
     uv_signal_init(&loop_, &sigint_);
     sighup_.data = sigterm_.data = sigint_.data = this;
     uv_signal_start(
-        &sighup_, [](uv_signal_t *s, int) { static_cast<Daemon *>(s->data)->reload(); }, SIGHUP);
+        &sighup_,
+        [](uv_signal_t *s, int) {
+            std::vector<std::string> problems;  // reload() logs them
+            static_cast<Daemon *>(s->data)->reload("SIGHUP", problems);
+        },
+        SIGHUP);
     uv_signal_start(
         &sigterm_,
         [](uv_signal_t *s, int) { static_cast<Daemon *>(s->data)->beginShutdown("SIGTERM"); },
@@ -173,21 +227,25 @@ int Daemon::run()
     return 0;
 }
 
-void Daemon::reload()
+bool Daemon::reload(const char *why, std::vector<std::string> &errors)
 {
-    if (stopping_)
-        return;
-    coreLog()->info("SIGHUP: reloading the configuration");
-    std::vector<std::string> errors;
+    if (stopping_) {
+        errors.push_back("shutting down");
+        return false;
+    }
+    coreLog()->info("{}: reloading the configuration", why);
     auto loaded = loadConfig(cli_, &loop_, errors);
-    if (loaded && !loaded->chain->start(errors))
-        loaded.reset();
+    if (loaded) {
+        installCoreServices(*loaded->chain);
+        if (!loaded->chain->start(errors))
+            loaded.reset();
+    }
     if (!loaded) {
         for (const auto &e : errors)
             coreLog()->error("{}", e);
         coreLog()->error("reload refused; the previous configuration keeps running");
         // loadConfig may have applied the new log settings; nothing else changed.
-        return;
+        return false;
     }
     if (loaded->settings->listen != settings_->listen)
         coreLog()->warn("server.listen changed; listeners are kept until geopold restarts");
@@ -201,6 +259,7 @@ void Daemon::reload()
     ++reloads_;
     coreLog()->info("reload {} done; chain: {}", reloads_, joined(loaded->moduleNames, " -> "));
     writeStatusFile();
+    return true;
 }
 
 void Daemon::beginShutdown(const char *why)

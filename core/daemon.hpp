@@ -12,6 +12,7 @@
 #include "cli/command_line.hpp"
 #include "log/logging.hpp"
 #include "net/server.hpp"
+#include "query_service.hpp"
 
 namespace geopol::core {
 
@@ -40,7 +41,11 @@ public:
     static int checkConfig(const CommandLine &cli);
 
 private:
-    void reload();
+    /// Re-reads everything and swaps in a new chain; false (and the old chain
+    /// keeps running) if anything is wrong.
+    bool reload(const char *why, std::vector<std::string> &errors);
+    /// The core's admin commands, metrics and the policy-query service.
+    void installCoreServices(Chain &chain);
     void beginShutdown(const char *why);
     void finishShutdown();
     void writeStatusFile();
@@ -48,6 +53,8 @@ private:
     CommandLine cli_;
     uv_loop_t loop_;
     std::unique_ptr<Server> server_;
+    std::unique_ptr<QueryService> query_;
+    uint64_t startedMs_ = 0;
     std::shared_ptr<const ServerSettings> settings_;
     std::shared_ptr<Chain> chain_;
     uv_signal_t sighup_, sigterm_, sigint_;

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "chain/services.hpp"
 #include "config/config_tree.hpp"
 #include "geopol/host.hpp"
 #include "geopol/module.hpp"
@@ -69,8 +70,16 @@ public:
 
     std::map<std::string, void *, std::less<>> services;
 
+    /// The core's own services, present before any module starts.
+    AdminTable admin;
+    MetricsTable metrics;
+
 private:
-    Chain() = default;
+    Chain()
+    {
+        services["admin"] = static_cast<AdminCommands *>(&admin);
+        services["metrics"] = static_cast<Metrics *>(&metrics);
+    }
 
     std::vector<std::unique_ptr<ChainModule>> modules_;
     std::vector<ChainModule *> requestModules_;

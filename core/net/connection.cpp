@@ -1,10 +1,6 @@
 // connection.cpp
 #include "net/connection.hpp"
 
-#include <algorithm>
-
-#include "chain/chain.hpp"
-#include "log/decision_log.hpp"
 #include "log/logging.hpp"
 #include "net/server.hpp"
 
@@ -14,13 +10,6 @@ namespace {
 
 // A client that never reads its replies must not grow our memory.
 constexpr size_t kMaxUnwritten = 1 << 20;
-
-void asciiLower(std::string &s)
-{
-    for (char &c : s)
-        if (c >= 'A' && c <= 'Z')
-            c = static_cast<char>(c - 'A' + 'a');
-}
 
 }  // namespace
 
@@ -36,12 +25,14 @@ Connection::Connection(Server &server, bool unixSocket) : server_(server)
     writeReq_.data = this;
     settings_ = server.settings();
     parser_.setLimits(settings_->parser);
+    run_ = std::make_shared<RequestRun>(server.loop(), server.stats(), server.failureLog(),
+                                        [this](std::string_view a) { requestFinished(a); });
 }
 
 void Connection::start(std::string peer)
 {
     peer_ = std::move(peer);
-    req_.coreBind(weak_from_this(), &peer_);
+    run_->request().coreBind(run_, &peer_);
     lastActivityMs_ = uv_now(server_.loop());
     armTimer();
     int rc = uv_read_start(stream(), onAlloc, onRead);
@@ -56,9 +47,7 @@ void Connection::close(const char *why)
     closing_ = true;
     if (why)
         namedLogger("geopol")->debug("connection {} closed: {}", peer_, why);
-    req_.coreInvalidate();  // outstanding Resume tokens become no-ops
-    inFlight_ = suspended_ = false;
-    chain_.reset();
+    run_->close();  // a request in flight is abandoned; its module's late answer is ignored
     uv_read_stop(stream());
     uv_close(handle(), onClosed);
     uv_close(reinterpret_cast<uv_handle_t *>(&timer_), onClosed);
@@ -94,7 +83,7 @@ void Connection::onRead(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         return;
     c->pending_.append(buf->base, static_cast<size_t>(n));
     c->lastActivityMs_ = uv_now(c->server_.loop());
-    if (c->inFlight_) {
+    if (c->run_->busy()) {
         // Postfix waits for each reply; a client that keeps sending while a
         // request is in flight is bounded like any other request.
         if (c->pending_.size() - c->pendingOff_ > c->settings_->parser.maxRequestSize * 2) {
@@ -108,15 +97,17 @@ void Connection::onRead(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 
 void Connection::processInput()
 {
-    while (!closing_ && !inFlight_ && pendingOff_ < pending_.size()) {
+    parsing_ = true;
+    Request &req = run_->request();
+    while (!closing_ && !run_->busy() && pendingOff_ < pending_.size()) {
         if (!parser_.inRequest()) {
             settings_ = server_.settings();  // a reload applies between requests
             parser_.setLimits(settings_->parser);
-            req_.coreReset(server_.nextRequestId());
+            req.coreReset(server_.nextRequestId());
         }
         size_t used = 0;
         std::string_view data(pending_.data() + pendingOff_, pending_.size() - pendingOff_);
-        PolicyParser::Result r = parser_.feed(data, used, req_);
+        PolicyParser::Result r = parser_.feed(data, used, req);
         pendingOff_ += used;
         if (r == PolicyParser::Result::Error) {
             ++server_.stats().protocolErrors;
@@ -127,13 +118,15 @@ void Connection::processInput()
                     parser_.error(),
                     skipped ? " (" + std::to_string(skipped) + " similar errors not logged)"
                             : std::string());
+            parsing_ = false;
             close("protocol error");
             return;
         }
         if (r == PolicyParser::Result::NeedMore)
             break;
-        handleRequest();
+        run_->begin(server_.chain(), settings_);  // may answer before it returns
     }
+    parsing_ = false;
     if (closing_)
         return;
     if (pendingOff_ == pending_.size()) {
@@ -141,196 +134,33 @@ void Connection::processInput()
         pendingOff_ = 0;
         if (pending_.capacity() > 16384)
             pending_.shrink_to_fit();  // idle connections hold no big buffers
-    } else if (pendingOff_ > 0 && !inFlight_) {
+    } else if (pendingOff_ > 0 && !run_->busy()) {
         pending_.erase(0, pendingOff_);
         pendingOff_ = 0;
     }
     flush();
+    if (server_.shuttingDown() && !run_->busy() && !writeBusy_) {
+        close("shutting down");
+        return;
+    }
     armTimer();
 }
 
-// ---- one request ------------------------------------------------------------
-
-void Connection::handleRequest()
+void Connection::requestFinished(std::string_view action)
 {
-    inFlight_ = true;
-    startMs_ = uv_now(server_.loop());
-    chain_ = server_.chain();
-    ++server_.stats().requests;
-
-    if (req_.attribute("request") != "smtpd_access_policy") {
-        // Not a question we answer (or no request= at all): no opinion.
-        req_.setReply("DUNNO");
-        finishRequest();
-        return;
-    }
-    Facts &f = req_.facts;
-    f.identity.assign(req_.attribute(settings_->identity));
-    f.account = f.identity;
-    asciiLower(f.account);
-    f.accountKnown = settings_->forceUserKnown;
-    f.clientAddress.assign(req_.attribute("client_address"));
-    if (auto ip = IpAddress::parse(f.clientAddress)) {
-        f.client = *ip;
-        f.clientValid = true;
-        f.addressClass = ip->classify();
-    }
-    runChain(0);
-}
-
-Step Connection::callModule(size_t index)
-{
-    ChainModule *m = chain_->requestModules()[index];
-    inCall_ = true;
-    pendingResume_ = false;
-    Step step;
-    try {
-        step = m->module->onRequest(req_);
-    } catch (const std::exception &e) {
-        req_.fail(std::string("onRequest() threw: ") + e.what());
-        step = Step::Done;
-    } catch (...) {
-        req_.fail("onRequest() threw a non-standard exception");
-        step = Step::Done;
-    }
-    inCall_ = false;
-    if (step == Step::Suspend && pendingResume_) {
-        // The module's backend answered before onRequest() returned.
-        pendingResume_ = false;
-        step = pendingStep_;
-        if (step == Step::Suspend) {
-            req_.fail("resumed with Step::Suspend");
-            step = Step::Done;
-        }
-    }
-    return step;
-}
-
-void Connection::runChain(size_t from)
-{
-    const auto &mods = chain_->requestModules();
-    for (size_t i = from; i < mods.size(); ++i) {
-        index_ = i;
-        Step step = callModule(i);
-        if (step == Step::Suspend) {
-            suspended_ = true;
-            armTimer();
-            return;
-        }
-        if (step == Step::Done || req_.failed())
-            break;
-    }
-    finishRequest();
-}
-
-Request *Connection::live(uint64_t serial)
-{
-    if (closing_ || !inFlight_ || serial != req_.coreSuspendSerial())
-        return nullptr;
-    return &req_;
-}
-
-void Connection::resume(uint64_t serial, Step step)
-{
-    if (!live(serial))
-        return;  // timed out, finished or disconnected: a counted no-op
-    if (inCall_) {
-        pendingResume_ = true;
-        pendingStep_ = step;
-        return;
-    }
-    if (!suspended_)
-        return;
-    suspended_ = false;
-    req_.coreInvalidate();  // one resume per suspension
-    continueAfter(step);
-    processInput();
-}
-
-void Connection::continueAfter(Step step)
-{
-    if (step == Step::Suspend) {
-        req_.fail("resumed with Step::Suspend");
-        step = Step::Done;
-    }
-    if (step == Step::Done || req_.failed())
-        finishRequest();
-    else
-        runChain(index_ + 1);
-}
-
-const std::string &Connection::failureActionOf(size_t index) const
-{
-    const auto &mods = chain_->requestModules();
-    if (index < mods.size())
-        return mods[index]->failureAction;
-    return settings_->failureAction;
-}
-
-void Connection::finishRequest()
-{
-    std::string_view action;
-    ServerStats &stats = server_.stats();
-    if (req_.failed()) {
-        action = failureActionOf(index_);
-        ++stats.failures;
-        uint64_t skipped = 0;
-        if (server_.failureLog().allow(uv_now(server_.loop()), skipped)) {
-            const auto &mods = chain_->requestModules();
-            namedLogger("geopol")->warn(
-                "request {} from {}: module {} failed: {}; answered '{}'{}", req_.id(), peer_,
-                index_ < mods.size() ? mods[index_]->name : "-", req_.failure(), action,
-                skipped ? " (" + std::to_string(skipped) + " similar failures not logged)"
-                        : std::string());
-        }
-    } else if (req_.reply().empty()) {
-        action = "DUNNO";
-    } else if (!validActionText(req_.reply())) {
-        namedLogger("geopol")->error(
-            "request {}: a module set an invalid reply (not one line of "
-            "UTF-8); answered with the failure action",
-            req_.id());
-        ++stats.failures;
-        action = failureActionOf(index_);
-    } else {
-        action = req_.reply();
-    }
-
-    if (action.compare(0, 5, "DUNNO") == 0)
-        ++stats.dunno;
-    else if (action.compare(0, 6, "REJECT") == 0)
-        ++stats.reject;
-    else if (action.compare(0, 5, "DEFER") == 0)
-        ++stats.defer;
-    else if (action.compare(0, 4, "INFO") == 0)
-        ++stats.info;
-    else
-        ++stats.other;
-
     out_ += "action=";
     out_ += action;
     out_ += "\n\n";
-
-    auto decision = namedLogger("decision");
-    if (decision->should_log(spdlog::level::info) && !req_.facts.account.empty())
-        logDecision(*decision, settings_->logJson, settings_->identity, req_, action);
-
-    req_.coreInvalidate();
-    inFlight_ = false;
-    suspended_ = false;
-    chain_.reset();
-    if (server_.shuttingDown() && pendingOff_ >= pending_.size()) {
-        flush();
-        if (!writeBusy_)
-            close("shutting down");
-        return;
-    }
     if (timerMode_ == TimerMode::Read)
         timerMode_ = TimerMode::Off;  // the next request gets its own read timeout
     if (readStopped_) {
         readStopped_ = false;  // backpressure is over
         uv_read_start(stream(), onAlloc, onRead);
     }
+    // Synchronous answers are collected by the parsing loop and written in
+    // one go; an asynchronous one continues the input here.
+    if (!parsing_)
+        processInput();
 }
 
 // ---- writing ------------------------------------------------------------------
@@ -374,7 +204,7 @@ void Connection::onWrite(uv_write_t *w, int status)
         return;
     }
     c->flush();
-    if (!c->writeBusy_ && c->server_.shuttingDown() && !c->inFlight_)
+    if (!c->writeBusy_ && c->server_.shuttingDown() && !c->run_->busy())
         c->close("shutting down");
 }
 
@@ -382,16 +212,9 @@ void Connection::onWrite(uv_write_t *w, int status)
 
 void Connection::armTimer()
 {
-    if (closing_)
-        return;
-    uint64_t now = uv_now(server_.loop());
-    if (inFlight_ && suspended_) {
-        int64_t left = settings_->requestTimeoutMs - static_cast<int64_t>(now - startMs_);
-        timerMode_ = TimerMode::Deadline;
-        uv_timer_start(&timer_, onTimer, static_cast<uint64_t>(std::max<int64_t>(left, 0)), 0);
-    } else if (inFlight_) {
-        return;  // running synchronously; nothing to time
-    } else if (parser_.inRequest()) {
+    if (closing_ || run_->busy())
+        return;  // the request's deadline is the run's
+    if (parser_.inRequest()) {
         if (timerMode_ != TimerMode::Read) {  // not re-armed per byte: slow clients time out
             timerMode_ = TimerMode::Read;
             uv_timer_start(&timer_, onTimer, static_cast<uint64_t>(settings_->readTimeoutMs), 0);
@@ -408,30 +231,14 @@ void Connection::onTimer(uv_timer_t *t)
 {
     Connection *c = static_cast<Connection *>(t->data);
     uint64_t now = uv_now(c->server_.loop());
-    switch (c->timerMode_) {
-        case TimerMode::Deadline: {
-            if (!c->inFlight_ || !c->suspended_)
-                break;
-            const auto &mods = c->chain_->requestModules();
-            std::string who = c->index_ < mods.size() ? mods[c->index_]->name : "-";
-            c->req_.coreInvalidate();  // a late completion is ignored
-            c->suspended_ = false;
-            ++c->server_.stats().timeouts;
-            c->req_.fail("no answer within " + std::to_string(c->settings_->requestTimeoutMs) +
-                         " ms (server.request-timeout) from module " + who);
-            c->timerMode_ = TimerMode::Off;
-            c->finishRequest();
-            c->processInput();
-            return;
-        }
-        case TimerMode::Read:
-            c->close("request not completed within server.read-timeout");
-            return;
-        case TimerMode::Idle: {
-            uint64_t idle = now - c->lastActivityMs_;
-            auto limit = static_cast<uint64_t>(c->settings_->idleTimeoutMs);
-            if (c->inFlight_ || c->parser_.inRequest())
-                break;
+    if (c->timerMode_ == TimerMode::Read && !c->run_->busy()) {
+        c->close("request not completed within server.read-timeout");
+        return;
+    }
+    if (c->timerMode_ == TimerMode::Idle) {
+        uint64_t idle = now - c->lastActivityMs_;
+        auto limit = static_cast<uint64_t>(c->settings_->idleTimeoutMs);
+        if (!c->run_->busy() && !c->parser_.inRequest()) {
             if (idle >= limit) {
                 c->close("idle timeout");
                 return;
@@ -439,8 +246,6 @@ void Connection::onTimer(uv_timer_t *t)
             uv_timer_start(&c->timer_, onTimer, limit - idle, 0);
             return;
         }
-        case TimerMode::Off:
-            break;
     }
     c->timerMode_ = TimerMode::Off;
     c->armTimer();

@@ -1,12 +1,12 @@
 // connection.hpp - one persistent Postfix policy connection.
 //
-// Reads requests, runs each through the chain (possibly suspended by an
-// asynchronous module), and writes the replies in order. While a request is
-// in flight no further input is parsed, so pipelined requests are answered
-// in the order they came. One timer serves three purposes, one at a time:
-// the idle timeout between requests, the read timeout while a request is
-// half received (a client sending one byte a second cannot hold it), and
-// the request deadline while a module has it suspended.
+// Reads requests, hands each to its RequestRun (which runs the chain), and
+// writes the replies in order. While a request is in flight no further
+// input is parsed, so pipelined requests are answered in the order they
+// came. One timer serves two purposes, one at a time: the idle timeout
+// between requests, and the read timeout while a request is half received
+// (a client sending one byte a second cannot hold the connection). The
+// request deadline belongs to the RequestRun.
 #pragma once
 
 #include <uv.h>
@@ -14,19 +14,17 @@
 #include <memory>
 #include <string>
 
-#include "geopol/request.hpp"
+#include "chain/request_run.hpp"
 #include "protocol/policy_parser.hpp"
 
 namespace geopol::core {
 
-class Chain;
 class Server;
 struct ServerSettings;
 
-class Connection : public ResumeTarget, public std::enable_shared_from_this<Connection> {
+class Connection : public std::enable_shared_from_this<Connection> {
 public:
     Connection(Server &server, bool unixSocket);
-    ~Connection() override = default;
 
     uv_stream_t *stream() { return reinterpret_cast<uv_stream_t *>(&handle_); }
     uv_handle_t *handle() { return reinterpret_cast<uv_handle_t *>(&handle_); }
@@ -34,13 +32,10 @@ public:
     /// Begins reading; `peer` names the client in logs.
     void start(std::string peer);
     void close(const char *why);
-    bool busy() const { return inFlight_; }
-
-    Request *live(uint64_t serial) override;
-    void resume(uint64_t serial, Step step) override;
+    bool busy() const { return run_->busy(); }
 
 private:
-    enum class TimerMode { Off, Idle, Read, Deadline };
+    enum class TimerMode { Off, Idle, Read };
 
     static void onAlloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
     static void onRead(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
@@ -49,14 +44,9 @@ private:
     static void onClosed(uv_handle_t *h);
 
     void processInput();
-    void handleRequest();
-    void runChain(size_t from);
-    Step callModule(size_t index);
-    void continueAfter(Step step);
-    void finishRequest();
+    void requestFinished(std::string_view action);
     void flush();
     void armTimer();
-    const std::string &failureActionOf(size_t index) const;
 
     Server &server_;
     union {
@@ -66,26 +56,17 @@ private:
     uv_timer_t timer_;
     uv_write_t writeReq_;
     std::string peer_;
+    std::shared_ptr<const ServerSettings> settings_;
 
     PolicyParser parser_;
-    Request req_;
+    std::shared_ptr<RequestRun> run_;
     std::string pending_;  ///< received, not yet parsed
     size_t pendingOff_ = 0;
-    std::string out_;      ///< replies waiting to be written
-    std::string writing_;  ///< the buffer of the uv_write in progress
+    bool parsing_ = false;  ///< inside processInput()
+    std::string out_;       ///< replies waiting to be written
+    std::string writing_;   ///< the buffer of the uv_write in progress
     bool writeBusy_ = false;
     bool readStopped_ = false;
-
-    // The request in flight.
-    std::shared_ptr<Chain> chain_;
-    std::shared_ptr<const ServerSettings> settings_;
-    bool inFlight_ = false;
-    bool suspended_ = false;
-    bool inCall_ = false;         ///< inside a module's onRequest()
-    bool pendingResume_ = false;  ///< resumed before onRequest() returned
-    Step pendingStep_ = Step::Continue;
-    size_t index_ = 0;  ///< module being run
-    uint64_t startMs_ = 0;
 
     TimerMode timerMode_ = TimerMode::Off;
     uint64_t lastActivityMs_ = 0;

@@ -39,6 +39,65 @@ bool RateLimitedLog::allow(uint64_t nowMs, uint64_t &suppressed)
     return false;
 }
 
+void ServerStats::render(std::string &out, size_t connections) const
+{
+    auto line = [&out](const char *text) { out += text; };
+    auto sample = [&out](const std::string &name, double v) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, " %.17g\n", v);
+        out += name;
+        out += buf;
+    };
+    line(
+        "# HELP geopol_policy_requests_total Policy requests answered, by action.\n"
+        "# TYPE geopol_policy_requests_total counter\n");
+    sample("geopol_policy_requests_total{action=\"dunno\"}", static_cast<double>(dunno));
+    sample("geopol_policy_requests_total{action=\"reject\"}", static_cast<double>(reject));
+    sample("geopol_policy_requests_total{action=\"defer\"}", static_cast<double>(defer));
+    sample("geopol_policy_requests_total{action=\"info\"}", static_cast<double>(info));
+    sample("geopol_policy_requests_total{action=\"other\"}", static_cast<double>(other));
+    line(
+        "# HELP geopol_policy_failures_total Requests answered with a failure action "
+        "(a module failed or missed the deadline).\n"
+        "# TYPE geopol_policy_failures_total counter\n");
+    sample("geopol_policy_failures_total", static_cast<double>(failures));
+    line(
+        "# HELP geopol_policy_timeouts_total Requests that missed server.request-timeout.\n"
+        "# TYPE geopol_policy_timeouts_total counter\n");
+    sample("geopol_policy_timeouts_total", static_cast<double>(timeouts));
+    line(
+        "# HELP geopol_protocol_errors_total Connections dropped for malformed input.\n"
+        "# TYPE geopol_protocol_errors_total counter\n");
+    sample("geopol_protocol_errors_total", static_cast<double>(protocolErrors));
+    line(
+        "# HELP geopol_connections Open policy connections.\n"
+        "# TYPE geopol_connections gauge\n");
+    sample("geopol_connections", static_cast<double>(connections));
+    line(
+        "# HELP geopol_connections_accepted_total Policy connections accepted.\n"
+        "# TYPE geopol_connections_accepted_total counter\n");
+    sample("geopol_connections_accepted_total", static_cast<double>(accepted));
+    line(
+        "# HELP geopol_connections_refused_total Connections closed at once because "
+        "server.max-connections was reached.\n"
+        "# TYPE geopol_connections_refused_total counter\n");
+    sample("geopol_connections_refused_total", static_cast<double>(refused));
+    line(
+        "# HELP geopol_decision_seconds Time from a complete request to its answer.\n"
+        "# TYPE geopol_decision_seconds histogram\n");
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < kBucketCount; ++i) {
+        cumulative += latencyBuckets[i];
+        char le[32];
+        std::snprintf(le, sizeof le, "%g", kBuckets[i]);
+        sample(std::string("geopol_decision_seconds_bucket{le=\"") + le + "\"}",
+               static_cast<double>(cumulative));
+    }
+    sample("geopol_decision_seconds_bucket{le=\"+Inf\"}", static_cast<double>(latencyCount));
+    sample("geopol_decision_seconds_sum", latencySumSeconds);
+    sample("geopol_decision_seconds_count", static_cast<double>(latencyCount));
+}
+
 Server::Server(uv_loop_t *loop) : loop_(loop), refuseLog_(10'000) {}
 
 Server::~Server() = default;

@@ -18,7 +18,7 @@ namespace geopol::core {
 
 class Connection;
 
-/// Counters a later metrics endpoint reads; plain integers, one loop.
+/// Counters for GET /metrics; plain integers, updated on one loop.
 struct ServerStats {
     uint64_t requests = 0;
     uint64_t dunno = 0, reject = 0, defer = 0, info = 0, other = 0;
@@ -26,6 +26,41 @@ struct ServerStats {
     uint64_t timeouts = 0;        ///< of which: the deadline passed
     uint64_t protocolErrors = 0;  ///< connections dropped for malformed input
     uint64_t accepted = 0, refused = 0;
+
+    /// Decision latency, Prometheus-style cumulative buckets (seconds).
+    static constexpr double kBuckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                          0.005,  0.01,    0.025,  0.05,  0.1,
+                                          0.25,   0.5,     1,      2.5,   5};
+    static constexpr size_t kBucketCount = sizeof(kBuckets) / sizeof(kBuckets[0]);
+    uint64_t latencyBuckets[kBucketCount] = {};  ///< not cumulative; summed when rendered
+    uint64_t latencyCount = 0;
+    double latencySumSeconds = 0;
+
+    /// Counts an answered request by the first word of its action.
+    void count(std::string_view action, uint64_t elapsedNs)
+    {
+        if (action.compare(0, 5, "DUNNO") == 0)
+            ++dunno;
+        else if (action.compare(0, 6, "REJECT") == 0)
+            ++reject;
+        else if (action.compare(0, 5, "DEFER") == 0)
+            ++defer;
+        else if (action.compare(0, 4, "INFO") == 0)
+            ++info;
+        else
+            ++other;
+        double s = static_cast<double>(elapsedNs) / 1e9;
+        ++latencyCount;
+        latencySumSeconds += s;
+        for (size_t i = 0; i < kBucketCount; ++i)
+            if (s <= kBuckets[i]) {
+                ++latencyBuckets[i];
+                break;
+            }
+    }
+
+    /// Prometheus text for these counters.
+    void render(std::string &out, size_t connections) const;
 };
 
 /// Logs at most once per interval, counting what it swallowed meanwhile, so

@@ -72,8 +72,13 @@ struct Facts {
 
     Verdict verdict;
 
+    /// A what-if question (REST /query), not mail: modules must not record,
+    /// block or notify anything for it.
+    bool dryRun = false;
+
     void clear()
     {
+        dryRun = false;
         identity.clear();
         account.clear();
         accountKnown = false;
