@@ -31,7 +31,8 @@ std::string joined(const std::vector<std::string> &v, const char *sep)
 }  // namespace
 
 std::optional<LoadedConfig> loadConfig(const CommandLine &cli, uv_loop_t *loop,
-                                       std::vector<std::string> &errors)
+                                       std::vector<std::string> &errors,
+                                       const std::map<std::string, void *> &coreServices)
 {
     std::optional<ConfigTree> tree;
     try {
@@ -74,7 +75,7 @@ std::optional<LoadedConfig> loadConfig(const CommandLine &cli, uv_loop_t *loop,
 
     // Modules log while configuring; give them the new log settings now.
     applyLogSettings(out.log);
-    out.chain = Chain::build(*tree, loader, loop, settings->failureAction, errors);
+    out.chain = Chain::build(*tree, loader, loop, settings->failureAction, errors, coreServices);
     if (!out.chain)
         return std::nullopt;
     for (const auto &m : out.chain->modules())
@@ -100,7 +101,8 @@ int Daemon::checkConfig(const CommandLine &cli)
     uv_loop_t loop;
     uv_loop_init(&loop);
     std::vector<std::string> errors;
-    auto loaded = loadConfig(cli, &loop, errors);
+    // The daemon's own services are only named here: nothing runs.
+    auto loaded = loadConfig(cli, &loop, errors, {{"policy-query", nullptr}});
     int rc = 0;
     if (!loaded) {
         for (const auto &e : errors)
@@ -118,9 +120,13 @@ int Daemon::checkConfig(const CommandLine &cli)
     return rc;
 }
 
+std::map<std::string, void *> Daemon::coreServices()
+{
+    return {{"policy-query", static_cast<PolicyQuery *>(query_.get())}};
+}
+
 void Daemon::installCoreServices(Chain &chain)
 {
-    chain.services["policy-query"] = static_cast<PolicyQuery *>(query_.get());
     chain.admin.add("GET", "/reload", [this](const AdminRequest &, AdminReply reply) {
         std::vector<std::string> errors;
         if (reload("GET /reload", errors)) {
@@ -167,7 +173,7 @@ int Daemon::run()
     startedMs_ = uv_now(&loop_);
     server_ = std::make_unique<Server>(&loop_);
     query_ = std::make_unique<QueryService>(*server_);
-    auto loaded = loadConfig(cli_, &loop_, errors);
+    auto loaded = loadConfig(cli_, &loop_, errors, coreServices());
     if (loaded) {
         installCoreServices(*loaded->chain);
         if (!loaded->chain->start(errors))
@@ -234,7 +240,7 @@ bool Daemon::reload(const char *why, std::vector<std::string> &errors)
         return false;
     }
     coreLog()->info("{}: reloading the configuration", why);
-    auto loaded = loadConfig(cli_, &loop_, errors);
+    auto loaded = loadConfig(cli_, &loop_, errors, coreServices());
     if (loaded) {
         installCoreServices(*loaded->chain);
         if (!loaded->chain->start(errors))

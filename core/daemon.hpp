@@ -27,7 +27,8 @@ struct LoadedConfig {
 /// Reads the YAML (or the embedded defaults), applies GEOIPPOLICYD_* and
 /// flags, validates the core sections and configures every module.
 std::optional<LoadedConfig> loadConfig(const CommandLine &cli, uv_loop_t *loop,
-                                       std::vector<std::string> &errors);
+                                       std::vector<std::string> &errors,
+                                       const std::map<std::string, void *> &coreServices = {});
 
 class Daemon {
 public:
@@ -44,8 +45,10 @@ private:
     /// Re-reads everything and swaps in a new chain; false (and the old chain
     /// keeps running) if anything is wrong.
     bool reload(const char *why, std::vector<std::string> &errors);
-    /// The core's admin commands, metrics and the policy-query service.
+    /// The core's admin commands and metrics sources, added to each chain.
     void installCoreServices(Chain &chain);
+    /// Services of the daemon offered to every chain ("policy-query").
+    std::map<std::string, void *> coreServices();
     void beginShutdown(const char *why);
     void finishShutdown();
     void writeStatusFile();

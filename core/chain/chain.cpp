@@ -44,9 +44,12 @@ void *ModuleHost::find(std::string_view service)
 
 std::unique_ptr<Chain> Chain::build(ConfigTree &tree, const ModuleLoader &loader, uv_loop_t *loop,
                                     const std::string &defaultFailureAction,
-                                    std::vector<std::string> &errors)
+                                    std::vector<std::string> &errors,
+                                    const std::map<std::string, void *> &coreServices)
 {
     std::unique_ptr<Chain> chain(new Chain());
+    for (const auto &[name, impl] : coreServices)
+        chain->services[name] = impl;
     std::vector<ModuleEntry> entries;
     try {
         entries = tree.modules();
@@ -55,8 +58,6 @@ std::unique_ptr<Chain> Chain::build(ConfigTree &tree, const ModuleLoader &loader
         return nullptr;
     }
     size_t errorsBefore = errors.size();
-    std::map<std::string, std::string> providers;  // service -> module
-
     for (auto &entry : entries) {
         if (!entry.enabled)
             continue;
@@ -78,34 +79,77 @@ std::unique_ptr<Chain> Chain::build(ConfigTree &tree, const ModuleLoader &loader
         for (const auto &e : view.errors())
             errors.push_back(e);
 
-        std::string provides;
-        guarded(entry.name, "provides()", errors,
-                [&] { provides = std::string(cm->module->provides()); });
-        std::istringstream in(provides);
-        for (std::string s; in >> s;) {
-            auto [it, fresh] = providers.emplace(s, entry.name);
-            if (!fresh)
-                errors.push_back("modules '" + it->second + "' and '" + entry.name +
-                                 "' both provide the '" + s + "' service; enable only one of them");
-        }
         cm->host = std::make_unique<ModuleHost>(*chain, loop, namedLogger(entry.name));
         bool handles = true;
         guarded(entry.name, "handlesRequests()", errors,
                 [&] { handles = cm->module->handlesRequests(); });
         if (handles)
             chain->requestModules_.push_back(cm.get());
-        if (!provides.empty())
-            chain->startOrder_.insert(
-                std::find_if(chain->startOrder_.begin(), chain->startOrder_.end(),
-                             [&](ChainModule *m) { return m->module->provides().empty(); }),
-                cm.get());
-        else
-            chain->startOrder_.push_back(cm.get());
         chain->modules_.push_back(std::move(cm));
     }
     if (errors.size() != errorsBefore)
         return nullptr;
+    if (!chain->orderStart(errors))
+        return nullptr;
     return chain;
+}
+
+bool Chain::orderStart(std::vector<std::string> &errors)
+{
+    // Who provides what; two providers of one service is a configuration error.
+    std::map<std::string, std::string> provider;
+    std::map<ChainModule *, std::vector<std::string>> needs;
+    for (auto &m : modules_) {
+        std::string provides, wanted;
+        guarded(m->name, "provides()", errors,
+                [&] { provides = std::string(m->module->provides()); });
+        guarded(m->name, "needs()", errors, [&] { wanted = std::string(m->module->needs()); });
+        std::istringstream p(provides);
+        for (std::string s; p >> s;) {
+            auto [it, fresh] = provider.emplace(s, m->name);
+            if (!fresh || services.count(s))
+                errors.push_back("modules '" + (fresh ? std::string("geopold") : it->second) +
+                                 "' and '" + m->name + "' both provide the '" + s +
+                                 "' service; enable only one of them");
+        }
+        std::istringstream n(wanted);
+        for (std::string s; n >> s;)
+            needs[m.get()].push_back(s);
+    }
+    if (!errors.empty())
+        return false;
+
+    // YAML order, except that a module waits for the providers of its needs.
+    std::set<std::string> available;
+    for (const auto &[name, impl] : services)
+        available.insert(name);
+    std::vector<ChainModule *> waiting;
+    for (auto &m : modules_)
+        waiting.push_back(m.get());
+    while (!waiting.empty()) {
+        auto ready = std::find_if(waiting.begin(), waiting.end(), [&](ChainModule *m) {
+            for (const auto &s : needs[m])
+                if (!available.count(s))
+                    return false;
+            return true;
+        });
+        if (ready == waiting.end())
+            break;
+        startOrder_.push_back(*ready);
+        for (const auto &[s, who] : provider)
+            if (who == (*ready)->name)
+                available.insert(s);
+        waiting.erase(ready);
+    }
+    for (ChainModule *m : waiting)
+        for (const auto &s : needs[m])
+            if (!available.count(s))
+                errors.push_back("module '" + m->name + "' needs the '" + s + "' service, which " +
+                                 (provider.count(s) ? "comes only from a module that itself "
+                                                      "waits for it (a cycle)"
+                                                    : "no enabled module provides") +
+                                 "; enable a module that provides it");
+    return errors.empty();
 }
 
 bool Chain::start(std::vector<std::string> &errors)

@@ -54,9 +54,11 @@ class Chain {
 public:
     /// Loads and configures the enabled modules of `tree`. Returns nullptr and
     /// appends to `errors` if anything is wrong; nothing has been started.
+    /// `coreServices` are offered to the modules besides admin and metrics.
     static std::unique_ptr<Chain> build(ConfigTree &tree, const ModuleLoader &loader,
                                         uv_loop_t *loop, const std::string &defaultFailureAction,
-                                        std::vector<std::string> &errors);
+                                        std::vector<std::string> &errors,
+                                        const std::map<std::string, void *> &coreServices = {});
 
     ~Chain();
 
@@ -75,6 +77,8 @@ public:
     MetricsTable metrics;
 
 private:
+    bool orderStart(std::vector<std::string> &errors);
+
     Chain()
     {
         services["admin"] = static_cast<AdminCommands *>(&admin);

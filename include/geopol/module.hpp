@@ -58,12 +58,17 @@ public:
     /// returning an error; both refuse the configuration.
     virtual Status configure(ConfigSection &cfg) = 0;
 
-    /// Acquire resources; may provide services through the host. Providers
-    /// (modules whose provides() is non-empty) are started before the others.
+    /// Acquire resources; may provide services through the host. A module
+    /// starts after the providers of what it needs(), else in YAML order.
     virtual Status start(Host &host) = 0;
 
     /// Names of the services this module provides (space-separated), e.g. "store".
     virtual std::string_view provides() const { return {}; }
+
+    /// Names of the services this module finds in start() (space-separated).
+    /// The core starts their providers first, and refuses a chain in which
+    /// no enabled module provides one of them.
+    virtual std::string_view needs() const { return {}; }
 
     /// False for modules that only offer services or side channels (stores,
     /// rest-admin): the chain runner then skips them per request.

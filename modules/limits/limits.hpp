@@ -25,6 +25,8 @@ class LimitsModule final : public Module {
 public:
     Status configure(ConfigSection &cfg) override;
     Status start(Host &host) override;
+    /// Started after the store's provider, which the core orders by this.
+    std::string_view needs() const override { return "store"; }
     Step onRequest(Request &req) override;
     void stop() override;
 

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "geopol/config.hpp"
+#include "geopol/host.hpp"
 #include "geopol/module.hpp"
 #include "geopol/request.hpp"
 
@@ -20,12 +21,21 @@ public:
         if (failIn == "configure")
             return geopol::Status::error("told to refuse the configuration");
         failStart_ = failIn == "start";
+        provides_ = cfg.getString("provides", "");
+        needs_ = cfg.getString("needs", "");
         return geopol::Status::ok();
     }
-    geopol::Status start(geopol::Host &) override
+    std::string_view provides() const override { return provides_; }
+    std::string_view needs() const override { return needs_; }
+    geopol::Status start(geopol::Host &host) override
     {
         if (failStart_)
             return geopol::Status::error("told to fail start()");
+        // What the core promises by needs(): the providers have started.
+        if (!needs_.empty() && !host.find(needs_))
+            return geopol::Status::error("started before the provider of " + needs_);
+        if (!provides_.empty())
+            host.provide(provides_, this);
         return geopol::Status::ok();
     }
     geopol::Step onRequest(geopol::Request &req) override
@@ -41,7 +51,7 @@ public:
     }
 
 private:
-    std::string action_;
+    std::string action_, provides_, needs_;
     bool stop_ = true;
     bool failStart_ = false;
 };

@@ -138,3 +138,45 @@ TEST_CASE("unknown keys in a module's section are refused")
     CHECK(errors[0].find("t.yaml:3:5: test-reply: unknown key 'acton'") == 0);
     uv_loop_close(&loop);
 }
+
+TEST_CASE("a module starts after the provider of a service it needs, whatever the YAML order")
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ModuleLoader loader(GEOPOL_TEST_MODULE_DIR);
+    // test-async stands in for a consumer listed first; test-reply provides.
+    auto tree = ConfigTree::fromText(
+        "modules:\n"
+        "  - name: test-reply\n    needs: thing\n"
+        "  - name: test-async\n",
+        "t.yaml", ".");
+    std::vector<std::string> errors;
+    CHECK_FALSE(Chain::build(tree, loader, &loop, "DEFER", errors));
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0] ==
+          "module 'test-reply' needs the 'thing' service, which no enabled module provides; "
+          "enable a module that provides it");
+
+    errors.clear();
+    auto ok = Chain::build(tree, loader, &loop, "DEFER", errors, {{"thing", &loop}});
+    REQUIRE(ok);
+    CHECK(ok->start(errors));
+    ok.reset();
+    uv_loop_close(&loop);
+}
+
+TEST_CASE("two providers of one service are refused")
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ModuleLoader loader(GEOPOL_TEST_MODULE_DIR);
+    auto tree = ConfigTree::fromText(
+        "modules:\n  - name: test-reply\n    provides: store\n"
+        "  - name: test-async\n",
+        "t.yaml", ".");
+    std::vector<std::string> errors;
+    CHECK(Chain::build(tree, loader, &loop, "DEFER", errors, {{"store", &loop}}) == nullptr);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].find("both provide the 'store' service") != std::string::npos);
+    uv_loop_close(&loop);
+}
