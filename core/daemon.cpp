@@ -30,41 +30,40 @@ std::string joined(const std::vector<std::string> &v, const char *sep)
 
 }  // namespace
 
-std::optional<LoadedConfig> loadConfig(const CommandLine &cli, uv_loop_t *loop,
-                                       std::vector<std::string> &errors,
-                                       const std::map<std::string, void *> &coreServices)
+std::optional<ReadConfig> readConfig(const CommandLine &cli, std::vector<std::string> &errors)
 {
-    std::optional<ConfigTree> tree;
+    ReadConfig cfg;
     try {
-        tree = cli.configPath.empty() ? ConfigTree::embeddedDefaults()
-                                      : ConfigTree::fromFile(cli.configPath);
+        cfg.tree = std::make_unique<ConfigTree>(cli.configPath.empty()
+                                                    ? ConfigTree::embeddedDefaults()
+                                                    : ConfigTree::fromFile(cli.configPath));
     } catch (const ConfigError &e) {
         errors.push_back(e.what());
         return std::nullopt;
     }
+    ConfigTree &tree = *cfg.tree;
 
     // The module directory must be known before flags are applied: a flag
     // of a module that is not built is refused by name.
     std::string moduleDir = cli.moduleDir;
     if (moduleDir.empty()) {
-        YAML::Node server = tree->root()["server"];
+        YAML::Node server = tree.root()["server"];
         if (server && server.IsMap() && server["module-dir"] && server["module-dir"].IsScalar())
             moduleDir = server["module-dir"].Scalar();
     }
     if (moduleDir.empty())
         moduleDir = defaultModuleDir();
-    ModuleLoader loader(moduleDir);
+    cfg.loader = std::make_unique<ModuleLoader>(moduleDir);
 
     auto env = readEnvironment([](const char *n) { return std::getenv(n); });
     applyOverrides(
-        *tree, env, cli, [&](const std::string &m) { return loader.available(m); }, errors);
+        tree, env, cli, [&](const std::string &m) { return cfg.loader->available(m); }, errors);
 
-    SectionView serverView(*tree, "server", tree->section("server"));
-    SectionView logView(*tree, "log", tree->section("log"));
+    SectionView serverView(tree, "server", tree.section("server"));
+    SectionView logView(tree, "log", tree.section("log"));
     auto settings = std::make_shared<ServerSettings>(readServerSettings(serverView));
-    LoadedConfig out;
-    out.log = readLogSettings(logView);
-    settings->logJson = out.log.json;
+    cfg.log = readLogSettings(logView);
+    settings->logJson = cfg.log.json;
     settings->moduleDir = moduleDir;
     serverView.reportUnknownKeys();
     logView.reportUnknownKeys();
@@ -72,16 +71,25 @@ std::optional<LoadedConfig> loadConfig(const CommandLine &cli, uv_loop_t *loop,
         errors.insert(errors.end(), v->errors().begin(), v->errors().end());
     if (!errors.empty())
         return std::nullopt;
-
+    cfg.settings = std::move(settings);
     // Modules log while configuring; give them the new log settings now.
-    applyLogSettings(out.log);
-    out.chain = Chain::build(*tree, loader, loop, settings->failureAction, errors, coreServices);
-    if (!out.chain)
-        return std::nullopt;
-    for (const auto &m : out.chain->modules())
-        out.moduleNames.push_back(m->name);
-    out.settings = std::move(settings);
-    return out;
+    applyLogSettings(cfg.log);
+    return cfg;
+}
+
+std::vector<std::unique_ptr<Chain>> buildChains(
+    ReadConfig &cfg, const std::vector<uv_loop_t *> &loops, std::vector<std::string> &errors,
+    const std::function<std::map<std::string, void *>(size_t)> &coreServices)
+{
+    std::vector<std::unique_ptr<Chain>> chains;
+    for (size_t i = 0; i < loops.size(); ++i) {
+        auto chain = Chain::build(*cfg.tree, *cfg.loader, loops[i], cfg.settings->failureAction,
+                                  errors, coreServices(i));
+        if (!chain)
+            return {};  // the errors are the same for every worker: report them once
+        chains.push_back(std::move(chain));
+    }
+    return chains;
 }
 
 Daemon::Daemon(CommandLine cli) : cli_(std::move(cli))
@@ -91,8 +99,8 @@ Daemon::Daemon(CommandLine cli) : cli_(std::move(cli))
 
 Daemon::~Daemon()
 {
-    query_.reset();
-    server_.reset();
+    workers_.clear();  // joins worker threads
+    mainQueue_.reset();
     uv_loop_close(&loop_);
 }
 
@@ -101,66 +109,133 @@ int Daemon::checkConfig(const CommandLine &cli)
     uv_loop_t loop;
     uv_loop_init(&loop);
     std::vector<std::string> errors;
-    // The daemon's own services are only named here: nothing runs.
-    auto loaded = loadConfig(cli, &loop, errors, {{"policy-query", nullptr}});
+    std::vector<std::unique_ptr<Chain>> chains;
+    auto cfg = readConfig(cli, errors);
+    if (cfg)  // the daemon's own services are only named here: nothing runs
+        chains = buildChains(*cfg, {&loop}, errors, [](size_t) {
+            return std::map<std::string, void *>{{"policy-query", nullptr}};
+        });
     int rc = 0;
-    if (!loaded) {
+    if (chains.empty()) {
         for (const auto &e : errors)
             std::fprintf(stderr, "geopold: %s\n", e.c_str());
         std::fprintf(stderr, "geopold: configuration NOT OK (%zu problem%s)\n", errors.size(),
                      errors.size() == 1 ? "" : "s");
         rc = 1;
     } else {
-        std::printf("geopold: configuration OK; chain: %s\n",
-                    joined(loaded->moduleNames, " -> ").c_str());
-        loaded->chain.reset();  // never started; stop() is a no-op
+        std::vector<std::string> names;
+        for (const auto &m : chains[0]->modules())
+            names.push_back(m->name);
+        std::printf("geopold: configuration OK; chain: %s\n", joined(names, " -> ").c_str());
+        chains.clear();  // never started; stop() is a no-op
     }
     uv_run(&loop, UV_RUN_NOWAIT);
     uv_loop_close(&loop);
     return rc;
 }
 
-std::map<std::string, void *> Daemon::coreServices()
+bool Daemon::prepareChains(ReadConfig &cfg, std::vector<std::shared_ptr<Chain>> &out,
+                           std::vector<std::string> &errors)
 {
-    return {{"policy-query", static_cast<PolicyQuery *>(query_.get())}};
+    std::vector<uv_loop_t *> loops;
+    for (auto &w : workers_)
+        loops.push_back(w->loop());
+    auto chains = buildChains(cfg, loops, errors, [this](size_t i) {
+        return std::map<std::string, void *>{
+            {"policy-query", static_cast<PolicyQuery *>(&workers_[i]->query())}};
+    });
+    if (chains.empty())
+        return false;
+
+    // Start each chain on its own loop: modules create their handles there.
+    bool failed = false;
+    for (size_t i = 0; i < workers_.size() && !failed; ++i)
+        workers_[i]->call([&] {
+            installCoreServices(*workers_[i], *chains[i]);
+            failed = !chains[i]->start(errors);
+        });
+    if (failed) {
+        for (size_t i = 0; i < workers_.size(); ++i)
+            workers_[i]->call([&] { retireChain(workers_[i]->loop(), chains[i].release()); });
+        return false;
+    }
+    moduleNames_.clear();
+    for (const auto &m : chains[0]->modules())
+        moduleNames_.push_back(m->name);
+    out.clear();
+    for (size_t i = 0; i < workers_.size(); ++i)
+        out.push_back(shareChain(workers_[i]->loop(), std::move(chains[i])));
+    return true;
 }
 
-void Daemon::installCoreServices(Chain &chain)
+void Daemon::commitChains(std::vector<std::shared_ptr<Chain>> &chains)
 {
-    chain.admin.add("GET", "/reload", [this](const AdminRequest &, AdminReply reply) {
-        std::vector<std::string> errors;
-        if (reload("GET /reload", errors)) {
-            reply({202, "application/json", ""});
-            return;
-        }
-        std::string all;
-        for (const auto &e : errors)
-            all += (all.empty() ? "" : "; ") + e;
-        reply({500, "application/json", adminErrorBody("reload refused: " + all)});
+    for (size_t i = 0; i < workers_.size(); ++i) {
+        Worker &w = *workers_[i];
+        // Moved in and released on the worker's thread: the old chain's last
+        // owner, and so its retirement, must be on its own loop.
+        w.call([&] {
+            auto chain = std::move(chains[i]);
+            w.chain = chain;
+            w.server().update(settings_, chain);
+        });
+    }
+}
+
+void Daemon::installCoreServices(Worker &worker, Chain &chain)
+{
+    chain.admin.add("GET", "/reload", [this, &worker](const AdminRequest &, AdminReply reply) {
+        // Reloading drives every worker, this one included: do it from the
+        // daemon's thread and answer back here.
+        mainQueue_->post([this, &worker, reply = std::move(reply)]() mutable {
+            std::vector<std::string> errors;
+            bool ok = reload("GET /reload", errors);
+            std::string all;
+            for (const auto &e : errors)
+                all += (all.empty() ? "" : "; ") + e;
+            worker.post([ok, all, reply = std::move(reply)] {
+                if (ok)
+                    reply({202, "application/json", ""});
+                else
+                    reply({500, "application/json", adminErrorBody("reload refused: " + all)});
+            });
+        });
     });
-    chain.admin.add("GET", "/health", [this](const AdminRequest &, AdminReply reply) {
-        auto *metrics = static_cast<Metrics *>(chain_ ? chain_->services["metrics"] : nullptr);
-        std::vector<std::string> problems;
-        if (metrics)
-            problems = metrics->problems();
+    Chain *self = &chain;
+    chain.admin.add("GET", "/health", [this, self](const AdminRequest &, AdminReply reply) {
+        std::vector<std::string> problems = self->metrics.problems();
+        size_t connections = 0;
+        for (auto &w : workers_)
+            connections += w->server().connectionCount();
         std::string body = "{\"status\":\"";
         body += problems.empty() ? "ok" : "degraded";
         body += "\",\"version\":\"" GEOPOL_VERSION "\",\"uptime_seconds\":" +
                 std::to_string((uv_now(&loop_) - startedMs_) / 1000) +
-                ",\"connections\":" + std::to_string(server_->connectionCount()) +
-                ",\"reloads\":" + std::to_string(reloads_) + ",\"problems\":[";
+                ",\"workers\":" + std::to_string(workers_.size()) +
+                ",\"connections\":" + std::to_string(connections) +
+                ",\"reloads\":" + std::to_string(reloads_.load()) + ",\"problems\":[";
         for (size_t i = 0; i < problems.size(); ++i)
             body += (i ? ",\"" : "\"") + jsonEscape(problems[i]) + "\"";
         body += "]}";
         reply({problems.empty() ? 200 : 503, "application/json", body});
     });
     chain.metrics.addSource([this](std::string &out) {
-        server_->stats().render(out, server_->connectionCount());
+        std::vector<const ServerStats *> stats;
+        size_t connections = 0;
+        for (auto &w : workers_) {
+            stats.push_back(&w->server().stats());
+            connections += w->server().connectionCount();
+        }
+        ServerStats::render(out, stats, connections);
         out +=
             "# HELP geopol_reloads_total Successful configuration reloads.\n"
             "# TYPE geopol_reloads_total counter\n"
             "geopol_reloads_total " +
-            std::to_string(reloads_) +
+            std::to_string(reloads_.load()) +
+            "\n# HELP geopol_workers Event-loop threads serving connections.\n"
+            "# TYPE geopol_workers gauge\n"
+            "geopol_workers " +
+            std::to_string(workers_.size()) +
             "\n# HELP geopol_info Version of the running geopold.\n"
             "# TYPE geopol_info gauge\n"
             "geopol_info{version=\"" GEOPOL_VERSION "\"} 1\n";
@@ -171,36 +246,45 @@ int Daemon::run()
 {
     std::vector<std::string> errors;
     startedMs_ = uv_now(&loop_);
-    server_ = std::make_unique<Server>(&loop_);
-    query_ = std::make_unique<QueryService>(*server_);
-    auto loaded = loadConfig(cli_, &loop_, errors, coreServices());
-    if (loaded) {
-        installCoreServices(*loaded->chain);
-        if (!loaded->chain->start(errors))
-            loaded.reset();
-    }
-    if (!loaded) {
+    mainQueue_ = std::make_unique<LoopQueue>(&loop_);
+    auto fail = [&]() {
         for (const auto &e : errors)
             coreLog()->critical("{}", e);
         coreLog()->critical(
-            "geopold {} not started: fix the configuration above "
-            "(geopold --check-config shows every problem)",
+            "geopold {} not started: fix the problems above "
+            "(geopold --check-config shows every configuration problem)",
             GEOPOL_VERSION);
-        return 1;
-    }
-    settings_ = loaded->settings;
-    chain_ = shareChain(&loop_, std::move(loaded->chain));
-    server_->update(settings_, chain_);
-    if (!server_->listen(*settings_, errors)) {
-        for (const auto &e : errors)
-            coreLog()->critical("{}", e);
-        chain_.reset();
-        server_->shutdown(nullptr);
+        for (auto &w : workers_)
+            w->finish();
+        mainQueue_->close();
         uv_run(&loop_, UV_RUN_DEFAULT);
         return 1;
+    };
+
+    auto cfg = readConfig(cli_, errors);
+    if (!cfg)
+        return fail();
+    settings_ = cfg->settings;
+    size_t n = settings_->workers;
+    for (size_t i = 0; i < n; ++i)
+        workers_.push_back(std::make_unique<Worker>(i, n == 1 ? &loop_ : nullptr));
+
+    std::vector<std::shared_ptr<Chain>> chains;
+    if (!prepareChains(*cfg, chains, errors))
+        return fail();
+    bool listening = true;
+    workers_[0]->call([&] { listening = workers_[0]->server().listen(*settings_, errors, n > 1); });
+    for (size_t i = 1; i < n && listening; ++i)
+        workers_[i]->call(
+            [&] { listening = workers_[i]->server().listenLike(workers_[0]->server(), errors); });
+    if (!listening) {
+        for (size_t i = 0; i < n; ++i)
+            workers_[i]->call([&] { chains[i].reset(); });
+        return fail();
     }
-    coreLog()->info("geopold {} serving; chain: {}", GEOPOL_VERSION,
-                    joined(loaded->moduleNames, " -> "));
+    commitChains(chains);
+    coreLog()->info("geopold {} serving with {} worker{}; chain: {}", GEOPOL_VERSION, n,
+                    n == 1 ? "" : "s", joined(moduleNames_, " -> "));
 
     signal(SIGPIPE, SIG_IGN);
     uv_signal_init(&loop_, &sighup_);
@@ -227,6 +311,7 @@ int Daemon::run()
 
     writeStatusFile();
     uv_run(&loop_, UV_RUN_DEFAULT);
+    workers_.clear();  // threaded workers end once their loops are empty
     if (!settings_->statusFile.empty())
         unlink(settings_->statusFile.c_str());
     coreLog()->info("geopold stopped");
@@ -240,30 +325,27 @@ bool Daemon::reload(const char *why, std::vector<std::string> &errors)
         return false;
     }
     coreLog()->info("{}: reloading the configuration", why);
-    auto loaded = loadConfig(cli_, &loop_, errors, coreServices());
-    if (loaded) {
-        installCoreServices(*loaded->chain);
-        if (!loaded->chain->start(errors))
-            loaded.reset();
-    }
-    if (!loaded) {
+    std::vector<std::shared_ptr<Chain>> chains;
+    auto cfg = readConfig(cli_, errors);
+    if (!cfg || !prepareChains(*cfg, chains, errors)) {
         for (const auto &e : errors)
             coreLog()->error("{}", e);
         coreLog()->error("reload refused; the previous configuration keeps running");
-        // loadConfig may have applied the new log settings; nothing else changed.
+        // readConfig may have applied the new log settings; nothing else changed.
         return false;
     }
-    if (loaded->settings->listen != settings_->listen)
+    if (cfg->settings->listen != settings_->listen)
         coreLog()->warn("server.listen changed; listeners are kept until geopold restarts");
-    auto fresh = std::make_shared<ServerSettings>(*loaded->settings);
+    if (cfg->settings->workers != settings_->workers)
+        coreLog()->warn("server.workers changed; the number of workers changes at restart");
+    auto fresh = std::make_shared<ServerSettings>(*cfg->settings);
     fresh->listen = settings_->listen;
     fresh->statusFile = settings_->statusFile;
+    fresh->workers = settings_->workers;
     settings_ = fresh;
-    // The old chain retires once its last in-flight request is answered.
-    chain_ = shareChain(&loop_, std::move(loaded->chain));
-    server_->update(settings_, chain_);
-    ++reloads_;
-    coreLog()->info("reload {} done; chain: {}", reloads_, joined(loaded->moduleNames, " -> "));
+    commitChains(chains);
+    int n = ++reloads_;
+    coreLog()->info("reload {} done; chain: {}", n, joined(moduleNames_, " -> "));
     writeStatusFile();
     return true;
 }
@@ -275,17 +357,30 @@ void Daemon::beginShutdown(const char *why)
     stopping_ = true;
     coreLog()->info("{}: shutting down; finishing requests in flight", why);
     uv_signal_stop(&sighup_);
-    server_->shutdown([this] { finishShutdown(); });
-    if (stopping_ && uv_is_active(reinterpret_cast<uv_handle_t *>(&sighup_)) == 0 &&
-        !uv_is_closing(reinterpret_cast<uv_handle_t *>(&graceTimer_)))
-        uv_timer_start(
-            &graceTimer_,
-            [](uv_timer_t *t) {
-                auto *d = static_cast<Daemon *>(t->data);
-                coreLog()->warn("shutdown grace period over; closing busy connections");
-                d->server_->closeAll();
-            },
-            static_cast<uint64_t>(settings_->shutdownGraceMs), 0);
+    drained_ = 0;
+    for (auto &w : workers_) {
+        Worker *worker = w.get();
+        worker->post([this, worker] {
+            worker->server().shutdown([this] { mainQueue_->post([this] { workerDrained(); }); });
+        });
+    }
+    uv_timer_start(
+        &graceTimer_,
+        [](uv_timer_t *t) {
+            auto *d = static_cast<Daemon *>(t->data);
+            coreLog()->warn("shutdown grace period over; closing busy connections");
+            for (auto &w : d->workers_) {
+                Worker *worker = w.get();
+                worker->post([worker] { worker->server().closeAll(); });
+            }
+        },
+        static_cast<uint64_t>(settings_->shutdownGraceMs), 0);
+}
+
+void Daemon::workerDrained()
+{
+    if (++drained_ == workers_.size())
+        finishShutdown();
 }
 
 void Daemon::finishShutdown()
@@ -293,8 +388,16 @@ void Daemon::finishShutdown()
     for (uv_signal_t *s : {&sighup_, &sigterm_, &sigint_})
         uv_close(reinterpret_cast<uv_handle_t *>(s), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&graceTimer_), nullptr);
-    server_->update(settings_, nullptr);
-    chain_.reset();  // stops the modules; the loop ends when their handles are closed
+    for (auto &w : workers_) {
+        Worker *worker = w.get();
+        // Stops the modules; each loop ends when their handles are closed.
+        worker->post([this, worker] {
+            worker->server().update(settings_, nullptr);
+            worker->chain.reset();
+        });
+        worker->finish();
+    }
+    mainQueue_->close();
 }
 
 void Daemon::writeStatusFile()
@@ -303,9 +406,9 @@ void Daemon::writeStatusFile()
         return;
     std::string json =
         "{\"pid\":" + std::to_string(getpid()) +
-        ",\"version\":\"" GEOPOL_VERSION "\",\"reloads\":" + std::to_string(reloads_) +
-        ",\"listeners\":[";
-    const auto &bound = server_->bound();
+        ",\"version\":\"" GEOPOL_VERSION "\",\"workers\":" + std::to_string(workers_.size()) +
+        ",\"reloads\":" + std::to_string(reloads_.load()) + ",\"listeners\":[";
+    const auto &bound = workers_[0]->server().bound();
     for (size_t i = 0; i < bound.size(); ++i)
         json += (i ? ",\"" : "\"") + jsonEscape(bound[i]) + "\"";
     json += "]}\n";

@@ -36,6 +36,7 @@ ServerSettings readServerSettings(SectionView &v)
     s.idleTimeoutMs = v.getDurationMs("idle-timeout", 600'000, 100, 86'400'000);
     s.readTimeoutMs = v.getDurationMs("read-timeout", 10'000, 100, 3'600'000);
     s.maxConnections = static_cast<size_t>(v.getInt("max-connections", 20'000, 1, 1'000'000));
+    s.workers = static_cast<size_t>(v.getInt("workers", 1, 1, 64));
     s.shutdownGraceMs = v.getDurationMs("shutdown-grace", 5000, 0, 600'000);
     s.parser.maxLineLength = static_cast<size_t>(v.getInt("max-line-length", 4096, 64, 1 << 20));
     s.parser.maxRequestSize =

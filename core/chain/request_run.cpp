@@ -46,7 +46,7 @@ void RequestRun::begin(std::shared_ptr<Chain> chain, std::shared_ptr<const Serve
     startNs_ = uv_hrtime();
     chain_ = std::move(chain);
     settings_ = std::move(settings);
-    ++stats_.requests;
+    stats_.requests.bump();
 
     if (req_.attribute("request") != "smtpd_access_policy" || !chain_) {
         // Not a question we answer (or no request= at all): no opinion.
@@ -157,7 +157,7 @@ void RequestRun::finish()
     std::string_view action;
     if (req_.failed()) {
         action = failureActionOf(index_);
-        ++stats_.failures;
+        stats_.failures.bump();
         uint64_t skipped = 0;
         if (failureLog_.allow(uv_now(loop_), skipped)) {
             const auto &mods = chain_->requestModules();
@@ -174,7 +174,7 @@ void RequestRun::finish()
             "request {}: a module set an invalid reply (not one line of "
             "UTF-8); answered with the failure action",
             req_.id());
-        ++stats_.failures;
+        stats_.failures.bump();
         action = failureActionOf(index_);
     } else {
         action = req_.reply();
@@ -210,7 +210,7 @@ void RequestRun::onDeadline(uv_timer_t *t)
     std::string who = self->index_ < mods.size() ? mods[self->index_]->name : "-";
     self->req_.coreInvalidate();  // a late completion is ignored
     self->suspended_ = false;
-    ++self->stats_.timeouts;
+    self->stats_.timeouts.bump();
     self->req_.fail("no answer within " + std::to_string(self->settings_->requestTimeoutMs) +
                     " ms (server.request-timeout) from module " + who);
     self->finish();

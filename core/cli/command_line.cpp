@@ -231,6 +231,8 @@ std::optional<int> parseCommandLine(int argc, const char *const *argv, CommandLi
     app.add_option("--listen", out.listen,
                    "Listener (inet:HOST:PORT, inet:[V6]:PORT, unix:/path); repeat for more")
         ->allow_extra_args(false);
+    app.add_option("--workers", out.workers,
+                   "Event-loop threads serving connections (server.workers; default 1)");
     auto *server = app.add_subcommand("server", "Run the policy server (the default)");
     server->fallthrough();
     app.require_subcommand(0, 1);
@@ -345,6 +347,10 @@ void applyOverrides(ConfigTree &tree, const std::vector<GivenValue> &env, const 
             list.push_back(l);
         tree.section("server")["listen"] = list;
         tree.noteOverride("server", "listen", "--listen");
+    }
+    if (!cli.workers.empty()) {
+        tree.section("server")["workers"] = cli.workers;
+        tree.noteOverride("server", "workers", "--workers");
     }
     if (!cli.moduleDir.empty()) {
         tree.section("server")["module-dir"] = cli.moduleDir;

@@ -24,6 +24,7 @@ struct CommandLine {
     std::string moduleDir;
     std::string statusFile;
     std::vector<std::string> listen;  ///< --listen, replaces server.listen
+    std::string workers;              ///< --workers, server.workers
     std::vector<GivenValue> flags;    ///< reference flags given, in table order
 };
 

@@ -110,7 +110,7 @@ void Connection::processInput()
         PolicyParser::Result r = parser_.feed(data, used, req);
         pendingOff_ += used;
         if (r == PolicyParser::Result::Error) {
-            ++server_.stats().protocolErrors;
+            server_.stats().protocolErrors.bump();
             uint64_t skipped = 0;
             if (server_.protocolErrorLog().allow(uv_now(server_.loop()), skipped))
                 namedLogger("geopol")->warn(

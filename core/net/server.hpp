@@ -4,6 +4,7 @@
 #include <uv.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -12,55 +13,71 @@
 #include <vector>
 
 #include "chain/chain.hpp"
+#include "net/listen_spec.hpp"
 #include "server_settings.hpp"
 
 namespace geopol::core {
 
 class Connection;
 
-/// Counters for GET /metrics; plain integers, updated on one loop.
+/// A counter written by one loop thread and read by any (metrics): relaxed
+/// atomics, so the hot path is a plain add and readers see no torn values.
+class Counter {
+public:
+    void bump(uint64_t n = 1)
+    {
+        v_.store(v_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+    uint64_t get() const { return v_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<uint64_t> v_{0};
+};
+
+/// Counters for GET /metrics, one set per worker loop.
 struct ServerStats {
-    uint64_t requests = 0;
-    uint64_t dunno = 0, reject = 0, defer = 0, info = 0, other = 0;
-    uint64_t failures = 0;        ///< answered with a failure action
-    uint64_t timeouts = 0;        ///< of which: the deadline passed
-    uint64_t protocolErrors = 0;  ///< connections dropped for malformed input
-    uint64_t accepted = 0, refused = 0;
+    Counter requests;
+    Counter dunno, reject, defer, info, other;
+    Counter failures;        ///< answered with a failure action
+    Counter timeouts;        ///< of which: the deadline passed
+    Counter protocolErrors;  ///< connections dropped for malformed input
+    Counter accepted, refused;
 
     /// Decision latency, Prometheus-style cumulative buckets (seconds).
     static constexpr double kBuckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
                                           0.005,  0.01,    0.025,  0.05,  0.1,
                                           0.25,   0.5,     1,      2.5,   5};
     static constexpr size_t kBucketCount = sizeof(kBuckets) / sizeof(kBuckets[0]);
-    uint64_t latencyBuckets[kBucketCount] = {};  ///< not cumulative; summed when rendered
-    uint64_t latencyCount = 0;
-    double latencySumSeconds = 0;
+    Counter latencyBuckets[kBucketCount];  ///< not cumulative; summed when rendered
+    Counter latencyCount;
+    Counter latencySumNs;
 
     /// Counts an answered request by the first word of its action.
     void count(std::string_view action, uint64_t elapsedNs)
     {
         if (action.compare(0, 5, "DUNNO") == 0)
-            ++dunno;
+            dunno.bump();
         else if (action.compare(0, 6, "REJECT") == 0)
-            ++reject;
+            reject.bump();
         else if (action.compare(0, 5, "DEFER") == 0)
-            ++defer;
+            defer.bump();
         else if (action.compare(0, 4, "INFO") == 0)
-            ++info;
+            info.bump();
         else
-            ++other;
+            other.bump();
+        latencyCount.bump();
+        latencySumNs.bump(elapsedNs);
         double s = static_cast<double>(elapsedNs) / 1e9;
-        ++latencyCount;
-        latencySumSeconds += s;
         for (size_t i = 0; i < kBucketCount; ++i)
             if (s <= kBuckets[i]) {
-                ++latencyBuckets[i];
+                latencyBuckets[i].bump();
                 break;
             }
     }
 
-    /// Prometheus text for these counters.
-    void render(std::string &out, size_t connections) const;
+    /// Prometheus text for the sum of `all` (one per worker).
+    static void render(std::string &out, const std::vector<const ServerStats *> &all,
+                       size_t connections);
 };
 
 /// Logs at most once per interval, counting what it swallowed meanwhile, so
@@ -86,7 +103,12 @@ public:
     Server &operator=(const Server &) = delete;
 
     /// Binds every listener of `settings`; false with errors if any failed.
-    bool listen(const ServerSettings &settings, std::vector<std::string> &errors);
+    /// `reusePort`: let other workers bind the same inet addresses.
+    bool listen(const ServerSettings &settings, std::vector<std::string> &errors,
+                bool reusePort = false);
+    /// Listens on the same addresses as `first` (another worker's server):
+    /// its own SO_REUSEPORT socket for inet, the same socket for unix.
+    bool listenLike(const Server &first, std::vector<std::string> &errors);
     /// "inet:127.0.0.1:4646" with the real port, in configuration order.
     const std::vector<std::string> &bound() const { return bound_; }
 
@@ -99,7 +121,8 @@ public:
     /// Closes every connection, busy or not.
     void closeAll();
 
-    size_t connectionCount() const { return connections_.size(); }
+    /// Readable from any thread.
+    size_t connectionCount() const { return connectionCount_.load(std::memory_order_relaxed); }
     bool shuttingDown() const { return shuttingDown_; }
 
     // ---- for connections
@@ -115,6 +138,9 @@ public:
 
 private:
     struct Listener;
+    void openListener(const ListenSpec &spec, const std::string &text,
+                      const ServerSettings &settings, bool reusePort, int sharedFd,
+                      std::vector<std::string> &errors);
     static void onConnection(uv_stream_t *listener, int status);
     void closeListeners();
 
@@ -122,6 +148,7 @@ private:
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::vector<std::string> bound_;
     std::unordered_map<Connection *, std::shared_ptr<Connection>> connections_;
+    std::atomic<size_t> connectionCount_{0};
     std::shared_ptr<const ServerSettings> settings_;
     std::shared_ptr<Chain> chain_;
     uint64_t requestIds_ = 0;

@@ -74,8 +74,14 @@ TEST_CASE("request counters and the latency histogram render as Prometheus text"
     s.count("DUNNO", 200'000);            // 0.2 ms
     s.count("REJECT Policy", 3'000'000);  // 3 ms
     s.count("DEFER x", 3'000'000);
+    ServerStats other;
+    other.count("DUNNO", 200'000);
     std::string out;
-    s.render(out, 7);
+    ServerStats::render(out, {&s}, 7);
+    std::string both;
+    ServerStats::render(both, {&s, &other}, 7);
+    CHECK(both.find("geopol_policy_requests_total{action=\"dunno\"} 2\n") != std::string::npos);
+    CHECK(both.find("geopol_decision_seconds_count 4\n") != std::string::npos);
     CHECK(out.find("geopol_policy_requests_total{action=\"dunno\"} 1\n") != std::string::npos);
     CHECK(out.find("geopol_policy_requests_total{action=\"reject\"} 1\n") != std::string::npos);
     CHECK(out.find("geopol_connections 7\n") != std::string::npos);
