@@ -10,6 +10,7 @@
 
 #include "geopol_version.h"
 #include "loader/module_loader.hpp"
+#include "privileges.hpp"
 
 namespace geopol::core {
 
@@ -269,20 +270,39 @@ int Daemon::run()
     for (size_t i = 0; i < n; ++i)
         workers_.push_back(std::make_unique<Worker>(i, n == 1 ? &loop_ : nullptr));
 
+    // Bind while we may still be root, give root up, then start the modules
+    // (they open files and connect as the unprivileged user) and only then
+    // accept: no connection arrives before a chain can answer it.
+    bool bound = true;
+    workers_[0]->call(
+        [&] { bound = workers_[0]->server().listen(*settings_, errors, n > 1, false); });
+    for (size_t i = 1; i < n && bound; ++i)
+        workers_[i]->call([&] {
+            bound = workers_[i]->server().listenLike(workers_[0]->server(), errors, false);
+        });
+    if (!bound)
+        return fail();
+    if (std::string e = dropPrivileges(settings_->user, settings_->group); !e.empty()) {
+        errors.push_back(e);
+        return fail();
+    }
+    if (!settings_->user.empty())
+        coreLog()->info("running as user {} (uid {}), group {}", settings_->user, geteuid(),
+                        getegid());
+    else if (geteuid() == 0)
+        coreLog()->warn(
+            "running as root; set server.user (and server.group) to drop privileges "
+            "after binding");
+
     std::vector<std::shared_ptr<Chain>> chains;
     if (!prepareChains(*cfg, chains, errors))
         return fail();
-    bool listening = true;
-    workers_[0]->call([&] { listening = workers_[0]->server().listen(*settings_, errors, n > 1); });
-    for (size_t i = 1; i < n && listening; ++i)
-        workers_[i]->call(
-            [&] { listening = workers_[i]->server().listenLike(workers_[0]->server(), errors); });
-    if (!listening) {
-        for (size_t i = 0; i < n; ++i)
-            workers_[i]->call([&] { chains[i].reset(); });
-        return fail();
-    }
     commitChains(chains);
+    bool accepting = true;
+    for (auto &w : workers_)
+        w->call([&] { accepting = w->server().startAccepting(errors) && accepting; });
+    if (!accepting)
+        return fail();
     coreLog()->info("geopold {} serving with {} worker{}; chain: {}", GEOPOL_VERSION, n,
                     n == 1 ? "" : "s", joined(moduleNames_, " -> "));
 
@@ -338,8 +358,12 @@ bool Daemon::reload(const char *why, std::vector<std::string> &errors)
         coreLog()->warn("server.listen changed; listeners are kept until geopold restarts");
     if (cfg->settings->workers != settings_->workers)
         coreLog()->warn("server.workers changed; the number of workers changes at restart");
+    if (cfg->settings->user != settings_->user || cfg->settings->group != settings_->group)
+        coreLog()->warn("server.user/server.group changed; they apply at restart");
     auto fresh = std::make_shared<ServerSettings>(*cfg->settings);
     fresh->listen = settings_->listen;
+    fresh->user = settings_->user;
+    fresh->group = settings_->group;
     fresh->statusFile = settings_->statusFile;
     fresh->workers = settings_->workers;
     settings_ = fresh;

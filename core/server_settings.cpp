@@ -37,6 +37,8 @@ ServerSettings readServerSettings(SectionView &v)
     s.readTimeoutMs = v.getDurationMs("read-timeout", 10'000, 100, 3'600'000);
     s.maxConnections = static_cast<size_t>(v.getInt("max-connections", 20'000, 1, 1'000'000));
     s.workers = static_cast<size_t>(v.getInt("workers", 1, 1, 64));
+    s.user = v.getString("user", "");
+    s.group = v.getString("group", "");
     s.shutdownGraceMs = v.getDurationMs("shutdown-grace", 5000, 0, 600'000);
     s.parser.maxLineLength = static_cast<size_t>(v.getInt("max-line-length", 4096, 64, 1 << 20));
     s.parser.maxRequestSize =

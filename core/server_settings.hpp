@@ -26,7 +26,8 @@ struct ServerSettings {
     int64_t idleTimeoutMs = 600'000;  ///< longer than Postfix's max_idle (300 s)
     int64_t readTimeoutMs = 10'000;   ///< to finish a request once begun
     size_t maxConnections = 20'000;
-    size_t workers = 1;  ///< event-loop threads serving connections
+    size_t workers = 1;       ///< event-loop threads serving connections
+    std::string user, group;  ///< drop to these after binding (when started as root)
     int64_t shutdownGraceMs = 5000;
     ParserLimits parser;
 

@@ -232,6 +232,16 @@ void Connection::onTimer(uv_timer_t *t)
     Connection *c = static_cast<Connection *>(t->data);
     uint64_t now = uv_now(c->server_.loop());
     if (c->timerMode_ == TimerMode::Read && !c->run_->busy()) {
+        // A client that starts a request and trickles it (or stops) must not
+        // hold a connection forever: counted and logged, then dropped.
+        c->server_.stats().slowClients.bump();
+        uint64_t skipped = 0;
+        if (c->server_.slowClientLog().allow(now, skipped))
+            namedLogger("geopol")->warn(
+                "slow client {}: request not complete within server.read-timeout ({} ms); "
+                "connection dropped{}",
+                c->peer_, c->settings_->readTimeoutMs,
+                skipped ? " (" + std::to_string(skipped) + " more not logged)" : std::string());
         c->close("request not completed within server.read-timeout");
         return;
     }

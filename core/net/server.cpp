@@ -20,6 +20,7 @@ struct Server::Listener {
     std::string name;  ///< as bound: "inet:127.0.0.1:4646"
     bool unixSocket = false;
     bool ownsPath = false;  ///< this worker created the socket file (and removes it)
+    bool bound = false;
     bool listening = false;
     union {
         uv_tcp_t tcp;
@@ -91,6 +92,11 @@ void ServerStats::render(std::string &out, const std::vector<const ServerStats *
         "server.max-connections was reached.\n"
         "# TYPE geopol_connections_refused_total counter\n";
     sample("geopol_connections_refused_total", sum(&ServerStats::refused));
+    out +=
+        "# HELP geopol_slow_clients_total Connections closed because a request was not "
+        "complete within server.read-timeout.\n"
+        "# TYPE geopol_slow_clients_total counter\n";
+    sample("geopol_slow_clients_total", sum(&ServerStats::slowClients));
     out +=
         "# HELP geopol_decision_seconds Time from a complete request to its answer.\n"
         "# TYPE geopol_decision_seconds histogram\n";
@@ -254,7 +260,7 @@ int bindUnix(uv_pipe_t *pipe, const std::string &path, const ServerSettings &set
 }  // namespace
 
 bool Server::listen(const ServerSettings &settings, std::vector<std::string> &errors,
-                    bool reusePort)
+                    bool reusePort, bool accept)
 {
     for (const auto &text : settings.listen) {
         std::string error;
@@ -263,15 +269,15 @@ bool Server::listen(const ServerSettings &settings, std::vector<std::string> &er
             errors.push_back("server.listen: " + error);
             continue;
         }
-        openListener(*spec, text, settings, reusePort, -1, errors);
+        openListener(*spec, text, settings, reusePort, -1, accept, errors);
     }
     return errors.empty();
 }
 
-bool Server::listenLike(const Server &first, std::vector<std::string> &errors)
+bool Server::listenLike(const Server &first, std::vector<std::string> &errors, bool accept)
 {
     for (const auto &l : first.listeners_) {
-        if (!l->listening)
+        if (!l->bound)
             continue;
         ListenSpec spec = l->spec;
         int sharedFd = -1;
@@ -282,13 +288,28 @@ bool Server::listenLike(const Server &first, std::vector<std::string> &errors)
         } else {
             spec.port = boundPort(&const_cast<Listener &>(*l).handle.tcp);
         }
-        openListener(spec, l->name, *first.settings_, true, sharedFd, errors);
+        openListener(spec, l->name, *first.settings_, true, sharedFd, accept, errors);
+    }
+    return errors.empty();
+}
+
+bool Server::startAccepting(std::vector<std::string> &errors)
+{
+    for (auto &l : listeners_) {
+        if (!l->bound || l->listening)
+            continue;
+        int rc = uv_listen(l->s(), SOMAXCONN, onConnection);
+        if (rc != 0) {
+            errors.push_back("server.listen: cannot listen on " + l->name + ": " + uv_strerror(rc));
+            continue;
+        }
+        l->listening = true;
     }
     return errors.empty();
 }
 
 void Server::openListener(const ListenSpec &spec, const std::string &text,
-                          const ServerSettings &settings, bool reusePort, int sharedFd,
+                          const ServerSettings &settings, bool reusePort, int sharedFd, bool accept,
                           std::vector<std::string> &errors)
 {
     auto l = std::make_unique<Listener>();
@@ -308,7 +329,7 @@ void Server::openListener(const ListenSpec &spec, const std::string &text,
         int fd = bindInet(spec.host, spec.port, reusePort);
         rc = fd < 0 ? fd : uv_tcp_open(&l->handle.tcp, fd);
     }
-    if (rc == 0)
+    if (rc == 0 && accept)
         rc = uv_listen(l->s(), SOMAXCONN, onConnection);
     if (rc != 0) {
         if (rc != UV_EEXIST && rc != UV_EINVAL)
@@ -317,7 +338,8 @@ void Server::openListener(const ListenSpec &spec, const std::string &text,
         listeners_.push_back(std::move(l));  // freed with the server, after the close
         return;
     }
-    l->listening = true;
+    l->bound = true;
+    l->listening = accept;
     l->name = l->unixSocket ? "unix:" + spec.path : boundName(&l->handle.tcp);
     namedLogger("geopol")->info("listening on {}", l->name);
     bound_.push_back(l->name);
@@ -382,7 +404,7 @@ void Server::closeListeners()
     for (auto &l : listeners_) {
         if (!uv_is_closing(l->h()))
             uv_close(l->h(), nullptr);
-        if (l->unixSocket && l->ownsPath && l->listening)
+        if (l->unixSocket && l->ownsPath && l->bound)
             unlink(l->spec.path.c_str());
     }
 }

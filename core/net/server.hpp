@@ -42,6 +42,7 @@ struct ServerStats {
     Counter timeouts;        ///< of which: the deadline passed
     Counter protocolErrors;  ///< connections dropped for malformed input
     Counter accepted, refused;
+    Counter slowClients;  ///< closed: a request not completed within read-timeout
 
     /// Decision latency, Prometheus-style cumulative buckets (seconds).
     static constexpr double kBuckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
@@ -104,11 +105,14 @@ public:
 
     /// Binds every listener of `settings`; false with errors if any failed.
     /// `reusePort`: let other workers bind the same inet addresses.
+    /// `accept`: start accepting at once; otherwise startAccepting() does,
+    /// once privileges are dropped and the chain runs.
     bool listen(const ServerSettings &settings, std::vector<std::string> &errors,
-                bool reusePort = false);
-    /// Listens on the same addresses as `first` (another worker's server):
-    /// its own SO_REUSEPORT socket for inet, the same socket for unix.
-    bool listenLike(const Server &first, std::vector<std::string> &errors);
+                bool reusePort = false, bool accept = true);
+    /// Binds the same addresses as `first` (another worker's server): its own
+    /// SO_REUSEPORT socket for inet, the same socket for unix.
+    bool listenLike(const Server &first, std::vector<std::string> &errors, bool accept = true);
+    bool startAccepting(std::vector<std::string> &errors);
     /// "inet:127.0.0.1:4646" with the real port, in configuration order.
     const std::vector<std::string> &bound() const { return bound_; }
 
@@ -133,13 +137,14 @@ public:
     ServerStats &stats() { return stats_; }
     RateLimitedLog &protocolErrorLog() { return protocolLog_; }
     RateLimitedLog &failureLog() { return failureLog_; }
+    RateLimitedLog &slowClientLog() { return slowLog_; }
     std::array<char, 65536> &readBuffer() { return readBuffer_; }
     void connectionClosed(Connection *c);
 
 private:
     struct Listener;
     void openListener(const ListenSpec &spec, const std::string &text,
-                      const ServerSettings &settings, bool reusePort, int sharedFd,
+                      const ServerSettings &settings, bool reusePort, int sharedFd, bool accept,
                       std::vector<std::string> &errors);
     static void onConnection(uv_stream_t *listener, int status);
     void closeListeners();
@@ -153,7 +158,7 @@ private:
     std::shared_ptr<Chain> chain_;
     uint64_t requestIds_ = 0;
     ServerStats stats_;
-    RateLimitedLog protocolLog_, failureLog_, refuseLog_;
+    RateLimitedLog protocolLog_, failureLog_, refuseLog_, slowLog_;
     std::array<char, 65536> readBuffer_;
     bool shuttingDown_ = false;
     std::function<void()> drained_;
