@@ -185,6 +185,29 @@ class DecisionTest(h.GeopolTestCase):
         for _ in range(3):
             self.assertEqual(self.ask(c2, "quinn@example.com", "unknown"), "DUNNO")
 
+    def test_decision_lines_as_json(self):
+        d = self.start_geopold(config(), ["--log-json", "-v"])
+        c = self.connect(d)
+        self.assertEqual(self.ask(c, "tom@example.com", GB), "DUNNO")
+        line = d.wait_for_log(r'"decision":\{"sender":"tom@example\.com"')
+        for raw in d.log_text().splitlines():
+            if '"decision":' in raw and "tom@example.com" in raw:
+                record = json.loads(raw)
+                break
+        else:
+            self.fail("no JSON decision line: " + line)
+        self.assertEqual(record["level"], "info")
+        decision = record["decision"]
+        self.assertEqual(decision["client_address"], GB)
+        self.assertEqual(decision["country"], "GB")
+        self.assertEqual(decision["countries"], ["GB"])
+        self.assertEqual(decision["countries_count"], 1)
+        self.assertEqual(decision["max_countries"], 3)
+        self.assertEqual(decision["action"], "DUNNO")
+        # Every line is JSON, the start-up lines too.
+        for raw in d.log_text().splitlines():
+            json.loads(raw)
+
     def test_ignore_networks_get_the_reference_reply_and_are_not_counted(self):
         d = self.start_geopold(config({"max-ips": 0}, geoip={"ignore-networks": ["192.0.2.0/24"]}))
         c = self.connect(d)
