@@ -278,7 +278,8 @@ int Daemon::run()
         [&] { bound = workers_[0]->server().listen(*settings_, errors, n > 1, false); });
     for (size_t i = 1; i < n && bound; ++i)
         workers_[i]->call([&] {
-            bound = workers_[i]->server().listenLike(workers_[0]->server(), errors, false);
+            bound =
+                workers_[i]->server().listenLike(workers_[0]->server(), *settings_, errors, false);
         });
     if (!bound)
         return fail();

@@ -195,7 +195,7 @@ private:
         } else if (name == "--http-address") {
             std::string host, port;
             splitHostPort(first, host, port);
-            YAML::Node node = nodeFor("rest-admin", 0);
+            YAML::Node node = nodeFor("rest-admin", kEnablesModule);
             node["address"] = host;
             tree_.noteOverride("rest-admin", "address", g.who);
             if (!port.empty()) {

@@ -18,8 +18,45 @@ namespace geopol::core {
 namespace {
 
 std::mutex gMutex;
-std::vector<spdlog::sink_ptr> gSinks;
 LogSettings gSettings;
+bool gTargetSet = false;
+
+/// The one sink every logger holds. Worker threads and civetweb threads log
+/// while a reload changes the target; swapping the target under this sink's
+/// lock, instead of replacing loggers' sink lists, keeps that race-free.
+class SwitchSink : public spdlog::sinks::sink {
+public:
+    void log(const spdlog::details::log_msg &msg) override
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (target_)
+            target_->log(msg);
+    }
+    void flush() override
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (target_)
+            target_->flush();
+    }
+    void set_pattern(const std::string &) override {}
+    void set_formatter(std::unique_ptr<spdlog::formatter>) override {}
+
+    void setTarget(spdlog::sink_ptr target)
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        target_ = std::move(target);
+    }
+
+private:
+    std::mutex mutex_;
+    spdlog::sink_ptr target_;
+};
+
+std::shared_ptr<SwitchSink> &switchSink()
+{
+    static auto sink = std::make_shared<SwitchSink>();
+    return sink;
+}
 
 /// One JSON object per line. Messages of the "decision" logger are already
 /// JSON objects (see decision_log.cpp) and are embedded as such.
@@ -84,8 +121,7 @@ std::unique_ptr<spdlog::formatter> makeFormatter(const LogSettings &s)
 
 void configureLogger(const std::shared_ptr<spdlog::logger> &l)
 {
-    l->sinks() = gSinks;
-    l->set_level(gSettings.level);
+    l->set_level(gSettings.level);  // an atomic store in spdlog
     l->flush_on(spdlog::level::trace);
 }
 
@@ -124,14 +160,15 @@ void applyLogSettings(const LogSettings &s)
 {
     std::lock_guard<std::mutex> lock(gMutex);
     gSettings = s;
-    gSinks.clear();
+    spdlog::sink_ptr target;
     if (s.target == "syslog")
-        gSinks.push_back(
-            std::make_shared<spdlog::sinks::syslog_sink_mt>("geopold", LOG_PID, LOG_MAIL, false));
+        target =
+            std::make_shared<spdlog::sinks::syslog_sink_mt>("geopold", LOG_PID, LOG_MAIL, false);
     else
-        gSinks.push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    for (auto &sink : gSinks)
-        sink->set_formatter(makeFormatter(s));
+        target = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    target->set_formatter(makeFormatter(s));
+    switchSink()->setTarget(std::move(target));
+    gTargetSet = true;
     spdlog::apply_all([](const std::shared_ptr<spdlog::logger> &l) { configureLogger(l); });
 }
 
@@ -140,11 +177,13 @@ std::shared_ptr<spdlog::logger> namedLogger(const std::string &name)
     std::lock_guard<std::mutex> lock(gMutex);
     if (auto l = spdlog::get(name))
         return l;
-    if (gSinks.empty()) {
-        gSinks.push_back(std::make_shared<spdlog::sinks::stderr_sink_mt>());
-        gSinks.back()->set_formatter(makeFormatter(gSettings));
+    if (!gTargetSet) {  // before any configuration: warnings to stderr
+        auto target = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+        target->set_formatter(makeFormatter(gSettings));
+        switchSink()->setTarget(target);
+        gTargetSet = true;
     }
-    auto l = std::make_shared<spdlog::logger>(name);
+    auto l = std::make_shared<spdlog::logger>(name, switchSink());
     configureLogger(l);
     spdlog::register_logger(l);
     return l;

@@ -274,7 +274,8 @@ bool Server::listen(const ServerSettings &settings, std::vector<std::string> &er
     return errors.empty();
 }
 
-bool Server::listenLike(const Server &first, std::vector<std::string> &errors, bool accept)
+bool Server::listenLike(const Server &first, const ServerSettings &settings,
+                        std::vector<std::string> &errors, bool accept)
 {
     for (const auto &l : first.listeners_) {
         if (!l->bound)
@@ -288,7 +289,7 @@ bool Server::listenLike(const Server &first, std::vector<std::string> &errors, b
         } else {
             spec.port = boundPort(&const_cast<Listener &>(*l).handle.tcp);
         }
-        openListener(spec, l->name, *first.settings_, true, sharedFd, accept, errors);
+        openListener(spec, l->name, settings, true, sharedFd, accept, errors);
     }
     return errors.empty();
 }

@@ -111,7 +111,8 @@ public:
                 bool reusePort = false, bool accept = true);
     /// Binds the same addresses as `first` (another worker's server): its own
     /// SO_REUSEPORT socket for inet, the same socket for unix.
-    bool listenLike(const Server &first, std::vector<std::string> &errors, bool accept = true);
+    bool listenLike(const Server &first, const ServerSettings &settings,
+                    std::vector<std::string> &errors, bool accept = true);
     bool startAccepting(std::vector<std::string> &errors);
     /// "inet:127.0.0.1:4646" with the real port, in configuration order.
     const std::vector<std::string> &bound() const { return bound_; }
