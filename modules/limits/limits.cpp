@@ -38,15 +38,20 @@ Status LimitsModule::configure(ConfigSection &cfg)
 {
     readSettings(cfg, settings_);  // problems went to cfg.error()
     custom_.store(settings_.custom);
+    // The file just read is at least as new as anything published before.
+    customVersion_ = publishedCustomVersion();
     return Status::ok();
 }
 
 Status LimitsModule::start(Host &host)
 {
     log_ = host.logger();
+    host_ = &host;
     store_ = host.find<Store>("store");
     if (!store_)
         return Status::error("limits needs an account store: enable memory-store or redis-store");
+    if (auto *admin = host.find<AdminCommands>("admin"))
+        registerAdminCommands(*admin);
     for (const std::string &w : settings_.customWarnings)
         log_->warn("limits.custom_settings {}", w);
     if (!settings_.customSettingsPath.empty())
@@ -81,6 +86,7 @@ Step LimitsModule::onRequest(Request &req)
         return Step::Done;
     }
 
+    syncCustomSettings();
     auto custom = custom_.load();
     const CustomEntry *entry = custom->find(facts.account);
     Policy policy = effectivePolicy(settings_, entry);
@@ -90,8 +96,9 @@ Step LimitsModule::onRequest(Request &req)
     pending.limits = policy.limits;
     pending.trust = plan.trust;
     pending.home = plan.home;
-    // The lists only feed the info-level decision line; fetching them costs.
-    pending.wantLists = log_->should_log(spdlog::level::info);
+    // The lists feed the info-level decision line and a REST /query with
+    // details; fetching them costs. A dry run's inspect() returns them anyway.
+    pending.wantLists = facts.dryRun || log_->should_log(spdlog::level::info);
 
     if (entry)
         log_->debug("limits.custom request={} account={} entry=\"{}\"", req.id(), facts.account,

@@ -62,6 +62,47 @@ void MemoryStore::setOptions(const StoreOptions &options)
     enforceLimit({});
 }
 
+const char *operationName(Operation op)
+{
+    switch (op) {
+        case Operation::Record:
+            return "record";
+        case Operation::Block:
+            return "block";
+        case Operation::Unlock:
+            return "unlock";
+        case Operation::Inspect:
+            return "inspect";
+        case Operation::kCount:
+            break;
+    }
+    return "unknown";
+}
+
+void MemoryStore::countCall(Operation op, bool ok)
+{
+    ops_[static_cast<size_t>(op)].fetch_add(1, std::memory_order_relaxed);
+    if (!ok)
+        errors_[static_cast<size_t>(op)].fetch_add(1, std::memory_order_relaxed);
+}
+
+BlockedCounts MemoryStore::blockedCounts() const
+{
+    BlockedCounts out;
+    const int64_t now = clock_();
+    const int64_t ttlMs = ttlSeconds_.load(std::memory_order_relaxed) * 1000;
+    for (const Shard &s : shards_) {
+        std::lock_guard lock(s.mutex);
+        for (const Account *a : s.blocked) {
+            if (a->block == BlockState::Permanent)
+                ++out.permanent;
+            else if (a->block == BlockState::Temporary && a->blockedAtMs + ttlMs > now)
+                ++out.temporary;
+        }
+    }
+    return out;
+}
+
 StoreOptions MemoryStore::options() const
 {
     return StoreOptions{ttlSeconds_.load(), blockPermanent_.load(), maxAccounts_.load()};
@@ -77,6 +118,7 @@ void MemoryStore::record(const Observation &obs, StoreDone done)
     } catch (const std::exception &e) {
         r = failure(e);
     }
+    countCall(Operation::Record, r.ok);
     done(r);
 }
 
@@ -88,6 +130,7 @@ void MemoryStore::block(std::string_view account, StoreDone done)
     } catch (const std::exception &e) {
         r = failure(e);
     }
+    countCall(Operation::Block, r.ok);
     done(r);
 }
 
@@ -99,6 +142,7 @@ void MemoryStore::unlock(std::string_view account, StoreDone done)
     } catch (const std::exception &e) {
         r = failure(e);
     }
+    countCall(Operation::Unlock, r.ok);
     done(r);
 }
 
@@ -110,6 +154,7 @@ void MemoryStore::inspect(std::string_view account, StoreDone done)
     } catch (const std::exception &e) {
         r = failure(e);
     }
+    countCall(Operation::Inspect, r.ok);
     done(r);
 }
 
@@ -135,7 +180,7 @@ StoreResult MemoryStore::recordNow(const Observation &obs)
             a = &insert(s, obs.account);
             inserted = true;
         }
-        expire(*a, now, ttlMs);
+        expire(s, *a, now, ttlMs);
         if (!obs.ip.empty())
             upsert(a->maps[obs.home ? HomeIps : ForeignIps], obs.ip, now);
         if (!obs.country.empty())
@@ -165,11 +210,12 @@ StoreResult MemoryStore::blockNow(std::string_view account)
             a = &insert(s, account);
             inserted = true;
         }
-        expire(*a, now, ttlMs);
+        expire(s, *a, now, ttlMs);
         // Under the shard lock: of concurrent callers exactly one sees None.
         if (a->block == BlockState::None) {
             a->block = blockPermanent_ ? BlockState::Permanent : BlockState::Temporary;
             a->blockedAtMs = now;
+            s.blocked.insert(a);
             r.newly = true;
             changes_.fetch_add(1, std::memory_order_relaxed);
         }
@@ -216,10 +262,12 @@ StoreResult MemoryStore::inspectNow(std::string_view account) const
 
 // ---- expiry, state ----------------------------------------------------------
 
-void MemoryStore::expire(Account &a, int64_t now, int64_t ttlMs) const
+void MemoryStore::expire(Shard &s, Account &a, int64_t now, int64_t ttlMs) const
 {
-    if (a.block == BlockState::Temporary && a.blockedAtMs + ttlMs <= now)
+    if (a.block == BlockState::Temporary && a.blockedAtMs + ttlMs <= now) {
         a.block = BlockState::None;
+        s.blocked.erase(&a);
+    }
     if (a.block == BlockState::Permanent)
         return;  // a permanently blocked account keeps its evidence
     for (auto &map : a.maps)
@@ -284,6 +332,7 @@ MemoryStore::Account &MemoryStore::insert(Shard &s, std::string_view name)
 
 void MemoryStore::erase(Shard &s, Account &a)
 {
+    s.blocked.erase(&a);
     unlink(s, a);
     s.accounts.erase(s.accounts.find(std::string_view(*a.name)));
     total_.fetch_sub(1, std::memory_order_relaxed);
@@ -428,6 +477,8 @@ void MemoryStore::restore(std::vector<AccountRecord> records)
         a.maps = std::move(l.rec->maps);
         a.block = l.rec->block;
         a.blockedAtMs = l.rec->blockedAtMs;
+        if (a.block != BlockState::None)
+            s.blocked.insert(&a);
         a.lastActiveMs = l.lastActiveMs;
         a.seq = seq_.fetch_add(1, std::memory_order_relaxed) + 1;
     }

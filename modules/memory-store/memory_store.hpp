@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "geopol/store.hpp"
@@ -38,6 +39,16 @@ struct Entry {
 };
 
 enum MapIndex : uint8_t { ForeignIps, ForeignCountries, HomeIps, HomeCountries, kMapCount };
+
+/// The Store operations, for the per-operation counters.
+enum class Operation : uint8_t { Record, Block, Unlock, Inspect, kCount };
+const char *operationName(Operation op);
+
+/// Accounts blocked right now (expired temporary blocks not counted).
+struct BlockedCounts {
+    uint64_t temporary = 0;
+    uint64_t permanent = 0;
+};
 
 /// An account as snapshots see it: copied out of the store or read from a file.
 struct AccountRecord {
@@ -88,6 +99,18 @@ public:
     uint64_t evictions() const { return evictions_.load(std::memory_order_relaxed); }
     /// Grows with every change a snapshot would show; equal values mean "nothing new".
     uint64_t changeCount() const { return changes_.load(std::memory_order_relaxed); }
+    /// Counts the blocked accounts. Cheap: each shard keeps its blocked
+    /// accounts in a set, so this walks only those, one shard lock at a time.
+    BlockedCounts blockedCounts() const;
+    /// Store calls and failed store calls since construction, per operation.
+    uint64_t operations(Operation op) const
+    {
+        return ops_[static_cast<size_t>(op)].load(std::memory_order_relaxed);
+    }
+    uint64_t errors(Operation op) const
+    {
+        return errors_[static_cast<size_t>(op)].load(std::memory_order_relaxed);
+    }
     int64_t now() const { return clock_(); }
 
 private:
@@ -110,6 +133,7 @@ private:
     struct alignas(64) Shard {
         mutable std::mutex mutex;
         std::unordered_map<std::string, Account, Hash, std::equal_to<>> accounts;
+        std::unordered_set<const Account *> blocked;  // block != None when last touched
         Account *oldest = nullptr;
         Account *newest = nullptr;
     };
@@ -120,7 +144,8 @@ private:
     void touch(Shard &s, Account &a, int64_t now);
     void unlink(Shard &s, Account &a);
     void linkNewest(Shard &s, Account &a);
-    void expire(Account &a, int64_t now, int64_t ttlMs) const;
+    void expire(Shard &s, Account &a, int64_t now, int64_t ttlMs) const;
+    void countCall(Operation op, bool ok);
     void fillState(const Account &a, int64_t now, int64_t ttlMs, bool lists,
                    AccountState &out) const;
     void enforceLimit(std::string_view keep);
@@ -135,6 +160,8 @@ private:
     std::atomic<uint64_t> seq_{0};
     std::atomic<uint64_t> evictions_{0};
     std::atomic<uint64_t> changes_{0};
+    std::array<std::atomic<uint64_t>, static_cast<size_t>(Operation::kCount)> ops_{};
+    std::array<std::atomic<uint64_t>, static_cast<size_t>(Operation::kCount)> errors_{};
 };
 
 }  // namespace geopol::memory_store

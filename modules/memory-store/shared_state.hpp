@@ -30,9 +30,10 @@ struct SharedState {
     MemoryStore store;
 
     // Snapshot bookkeeping, shared by all instances so they do not write twice.
-    std::atomic<bool> writing{false};       ///< a background snapshot is queued or running
-    std::atomic<bool> writeFailing{false};  ///< the last write failed (log once per streak)
-    std::atomic<size_t> sweepCursor{0};     ///< next shard to sweep
+    std::atomic<bool> writing{false};           ///< a background snapshot is queued or running
+    std::atomic<bool> writeFailing{false};      ///< the last write failed (log once per streak)
+    std::atomic<size_t> sweepCursor{0};         ///< next shard to sweep
+    std::atomic<uint64_t> snapshotFailures{0};  ///< failed snapshot writes (for /metrics)
 
     /// Writes a snapshot if anything changed since the last one. Blocks: call
     /// it from a worker thread, or at shutdown. `wrote` tells whether it did.

@@ -10,6 +10,7 @@
 
 #include "geopol/config.hpp"
 #include "geopol/host.hpp"
+#include "geopol/metrics.hpp"
 #include "snapshot.hpp"
 
 namespace geopol::memory_store {
@@ -45,6 +46,7 @@ void snapshotDone(uv_work_t *req, int)
     SharedState &st = *job->state;
     st.writing = false;
     if (!job->status) {
+        ++st.snapshotFailures;
         // Once per failure streak, not every interval.
         if (!st.writeFailing.exchange(true))
             job->log->error("memory-store.snapshot_failed {}; retrying every snapshot-interval",
@@ -58,6 +60,65 @@ void snapshotDone(uv_work_t *req, int)
     }
     delete job;
 }
+
+void sample(std::string &out, const std::string &name, uint64_t value)
+{
+    out += name;
+    out += ' ';
+    out += std::to_string(value);
+    out += '\n';
+}
+
+}  // namespace
+
+void renderStoreMetrics(const SharedState &state, std::string &out)
+{
+    const MemoryStore &store = state.store;
+    out +=
+        "# HELP geopol_store_accounts Accounts the store remembers.\n"
+        "# TYPE geopol_store_accounts gauge\n";
+    sample(out, "geopol_store_accounts{store=\"memory\"}", store.accountCount());
+    BlockedCounts blocked = store.blockedCounts();
+    out +=
+        "# HELP geopol_store_blocked_accounts Accounts blocked right now.\n"
+        "# TYPE geopol_store_blocked_accounts gauge\n";
+    sample(out, "geopol_store_blocked_accounts{store=\"memory\",kind=\"temporary\"}",
+           blocked.temporary);
+    sample(out, "geopol_store_blocked_accounts{store=\"memory\",kind=\"permanent\"}",
+           blocked.permanent);
+    out +=
+        "# HELP geopol_store_operations_total Store calls, by operation.\n"
+        "# TYPE geopol_store_operations_total counter\n";
+    for (size_t i = 0; i < static_cast<size_t>(Operation::kCount); ++i) {
+        auto op = static_cast<Operation>(i);
+        sample(out,
+               std::string("geopol_store_operations_total{store=\"memory\",op=\"") +
+                   operationName(op) + "\"}",
+               store.operations(op));
+    }
+    out +=
+        "# HELP geopol_store_errors_total Store calls that failed, by operation.\n"
+        "# TYPE geopol_store_errors_total counter\n";
+    for (size_t i = 0; i < static_cast<size_t>(Operation::kCount); ++i) {
+        auto op = static_cast<Operation>(i);
+        sample(out,
+               std::string("geopol_store_errors_total{store=\"memory\",op=\"") + operationName(op) +
+                   "\"}",
+               store.errors(op));
+    }
+    out +=
+        "# HELP geopol_store_evictions_total Accounts forgotten because max-accounts was "
+        "reached.\n"
+        "# TYPE geopol_store_evictions_total counter\n";
+    sample(out, "geopol_store_evictions_total{store=\"memory\"}", store.evictions());
+    out +=
+        "# HELP geopol_store_snapshot_failures_total State file writes that failed.\n"
+        "# TYPE geopol_store_snapshot_failures_total counter\n";
+    sample(out, "geopol_store_snapshot_failures_total{store=\"memory\"}",
+           state.snapshotFailures.load());
+}
+
+namespace {
 
 void closeTimer(uv_timer_t *&timer)
 {
@@ -165,6 +226,10 @@ Status MemoryStoreModule::start(Host &host)
         log_->info("memory-store.adopted {} accounts from the running instance",
                    state_->store.accountCount());
     host.provide("store", static_cast<Store *>(this));
+    // The source holds the state: it outlives this instance's stop(), as the
+    // chain's metrics table does.
+    if (auto *metrics = host.find<Metrics>("metrics"))
+        metrics->addSource([state = state_](std::string &out) { renderStoreMetrics(*state, out); });
     startTimers();
     return Status::ok();
 }

@@ -20,6 +20,11 @@ namespace geopol::memory_store {
 
 inline constexpr const char *kDefaultStateFile = "/var/lib/geopol/memory-store.json";
 
+/// Prometheus lines for GET /metrics: accounts, blocked accounts (temporary,
+/// permanent), calls and failed calls per operation, evictions, snapshot
+/// failures. Labelled store="memory".
+void renderStoreMetrics(const SharedState &state, std::string &out);
+
 class MemoryStoreModule final : public Module, public Store {
 public:
     explicit MemoryStoreModule(Clock clock = systemClockMs);

@@ -362,3 +362,74 @@ TEST_CASE("a snapshot taken while other threads record is always a valid file")
     LoadResult last = parseSnapshot(serializeSnapshot(s), "final");
     CHECK(last.accounts.size() == s.accountCount());
 }
+
+TEST_CASE("the blocked-accounts count follows blocks, their expiry, unlock and eviction")
+{
+    TestClock t;
+    StoreOptions o = ttl(10);
+    o.maxAccounts = 3;
+    MemoryStore s(o, t.clock());
+    CHECK(s.blockedCounts().temporary == 0);
+    s.blockNow("a@x");
+    s.blockNow("b@x");
+    s.blockNow("b@x");  // no second transition
+    CHECK(s.blockedCounts().temporary == 2);
+    CHECK(s.blockedCounts().permanent == 0);
+
+    StoreOptions perm = o;
+    perm.blockPermanent = true;
+    s.setOptions(perm);
+    s.blockNow("c@x");
+    CHECK(s.blockedCounts().permanent == 1);
+    CHECK(s.blockedCounts().temporary == 2);
+
+    s.unlockNow("a@x");
+    CHECK(s.blockedCounts().temporary == 1);
+
+    // A temporary block stops counting when it expires, touched or not.
+    t.at(kT0 + 10 * kSec);
+    CHECK(s.blockedCounts().temporary == 0);
+    CHECK(s.blockedCounts().permanent == 1);
+    s.recordNow(obs("b@x", "8.8.8.8"));  // expire() drops it from the set
+    CHECK(s.blockedCounts().temporary == 0);
+
+    // Eviction of a blocked account removes it from the count.
+    s.setOptions(o);
+    s.recordNow(obs("d@x", "8.8.8.8"));
+    s.recordNow(obs("e@x", "8.8.8.8"));
+    s.recordNow(obs("f@x", "8.8.8.8"));
+    CHECK(s.accountCount() == 3);
+    CHECK(s.blockedCounts().permanent == 0);  // c@x was the least recently seen
+}
+
+TEST_CASE("restored blocks are counted")
+{
+    TestClock t;
+    MemoryStore s(ttl(10), t.clock());
+    std::vector<AccountRecord> recs(2);
+    recs[0].name = "p@x";
+    recs[0].block = BlockState::Permanent;
+    recs[0].blockedAtMs = kT0;
+    recs[1].name = "t@x";
+    recs[1].block = BlockState::Temporary;
+    recs[1].blockedAtMs = kT0;
+    s.restore(std::move(recs));
+    CHECK(s.blockedCounts().permanent == 1);
+    CHECK(s.blockedCounts().temporary == 1);
+}
+
+TEST_CASE("store calls are counted per operation")
+{
+    MemoryStore s;
+    s.record(obs("a@x", "8.8.8.8"), [](const StoreResult &) {});
+    s.record(obs("a@x", "8.8.4.4"), [](const StoreResult &) {});
+    s.block("a@x", [](const StoreResult &) {});
+    s.inspect("a@x", [](const StoreResult &) {});
+    s.unlock("a@x", [](const StoreResult &) {});
+    CHECK(s.operations(Operation::Record) == 2);
+    CHECK(s.operations(Operation::Block) == 1);
+    CHECK(s.operations(Operation::Inspect) == 1);
+    CHECK(s.operations(Operation::Unlock) == 1);
+    CHECK(s.errors(Operation::Record) == 0);
+    CHECK(std::string(operationName(Operation::Unlock)) == "unlock");
+}

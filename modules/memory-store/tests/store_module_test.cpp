@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "fakes.hpp"
+#include "geopol/metrics.hpp"
 
 using namespace geopol;
 using namespace geopol::memory_store;
@@ -250,4 +251,43 @@ TEST_CASE("a stopped instance still serves requests that were in flight")
     m.store()->record(obs("a@x", "8.8.4.4"), [&](const StoreResult &x) { r = x; });
     CHECK(r.ok);
     CHECK(r.state.foreignIps == 2);
+}
+
+TEST_CASE("the module adds its metrics to the chain's metrics service")
+{
+    struct FakeMetrics : Metrics {
+        std::vector<std::function<void(std::string &)>> sources;
+        void addSource(std::function<void(std::string &out)> s) override
+        {
+            sources.push_back(std::move(s));
+        }
+        void addHealthCheck(std::string, std::function<std::string()>) override {}
+        void render(std::string &out) override
+        {
+            for (auto &s : sources)
+                s(out);
+        }
+        std::vector<std::string> problems() override { return {}; }
+    } metrics;
+    Loop l;
+    Instance m(&l.loop, "");
+    m.host.provide("metrics", static_cast<Metrics *>(&metrics));
+    REQUIRE(m.start());
+    m.record("a@x", "8.8.8.8");
+    m.store()->block("a@x", [](const StoreResult &) {});
+    std::string out;
+    metrics.render(out);
+    CHECK(out.find("geopol_store_accounts{store=\"memory\"} 1\n") != std::string::npos);
+    CHECK(out.find("geopol_store_blocked_accounts{store=\"memory\",kind=\"temporary\"} 1\n") !=
+          std::string::npos);
+    CHECK(out.find("geopol_store_blocked_accounts{store=\"memory\",kind=\"permanent\"} 0\n") !=
+          std::string::npos);
+    CHECK(out.find("geopol_store_operations_total{store=\"memory\",op=\"record\"} 1\n") !=
+          std::string::npos);
+    CHECK(out.find("geopol_store_errors_total{store=\"memory\",op=\"block\"} 0\n") !=
+          std::string::npos);
+    CHECK(out.find("# TYPE geopol_store_evictions_total counter\n") != std::string::npos);
+    CHECK(out.find("geopol_store_snapshot_failures_total{store=\"memory\"} 0\n") !=
+          std::string::npos);
+    m.module.stop();
 }

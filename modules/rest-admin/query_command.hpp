@@ -1,0 +1,42 @@
+// query_command.hpp - POST /query: a what-if policy decision.
+//
+// The request runs through the current chain with facts.dryRun set (the core's
+// "policy-query" service), so it records, blocks and mails nothing: unlike
+// the reference, whose /query counted as a real request.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "geopol/admin.hpp"
+#include "geopol/policy_query.hpp"
+
+namespace geopol::rest_admin {
+
+struct QueryInput {
+    std::string address;
+    std::string sender;
+    bool details = false;
+};
+
+/// Reads {"key":"client","value":{"address":"...","sender":"..."}} and the
+/// query string (details=1). nullopt and a message for a 400 otherwise.
+std::optional<QueryInput> parseQueryRequest(const AdminRequest &req, std::string &error);
+
+/// A 27-character, time-ordered id in KSUID format (4 bytes of seconds since
+/// 2014-05-13, 16 random bytes, base62), like the reference's guid.
+std::string newKsuid();
+
+/// True when Postfix would not accept the mail with this action.
+bool rejectingAction(std::string_view action);
+
+/// The 202 body: {"guid","object":"client","operation":"query","result"}, plus
+/// "details" when asked for.
+std::string formatQueryResponse(const std::string &guid, const QueryInput &in,
+                                const QueryResult &result);
+
+/// The handler registered for POST /query; answers 503 without the service.
+void handleQuery(PolicyQuery *service, const AdminRequest &req, AdminReply reply);
+
+}  // namespace geopol::rest_admin
