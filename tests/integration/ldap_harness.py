@@ -406,8 +406,22 @@ olcDbIndex: mailAlias eq
         return self.proc.pid if self.proc else 0
 
     def pause(self) -> None:
-        """SIGSTOP: connections are still accepted by the kernel, nothing is answered."""
+        """SIGSTOP: connections are still accepted by the kernel, nothing is answered.
+        Returns once every thread of slapd is stopped (kill() returns before that)."""
         os.kill(self.pid, signal.SIGSTOP)
+
+        def all_stopped() -> bool:
+            task_dir = f"/proc/{self.pid}/task"
+            try:
+                for tid in os.listdir(task_dir):
+                    with open(f"{task_dir}/{tid}/stat") as f:
+                        if f.read().rsplit(")", 1)[1].split()[0] not in ("T", "t"):
+                            return False
+            except FileNotFoundError:
+                return True  # gone (a thread or the process): nothing left to answer
+            return True
+
+        h.wait_for(all_stopped, 5.0, interval=0.005, what=f"slapd {self.pid} to stop")
 
     def resume(self) -> None:
         os.kill(self.pid, signal.SIGCONT)
