@@ -10,9 +10,21 @@
 
 #include "config/embedded_defaults.hpp"
 
+// Deeply nested YAML ("[[[[...") overflows the stack of yaml-cpp's recursive
+// parser; 0.7.0 added a depth limit (YAML::DeepRecursion at 2000 levels),
+// which fromText() relies on.
+#if !__has_include(<yaml-cpp/depthguard.h>)
+#error "yaml-cpp >= 0.7 is needed: older versions overflow the stack on deeply nested YAML"
+#endif
+
 namespace geopol::core {
 
 namespace {
+
+// The sample configuration is 6 KB. A larger file is a mistake (or an
+// attack on whoever runs --check-config), and parse time and memory grow
+// with size, so it is refused before parsing.
+constexpr size_t kMaxConfigBytes = 1 << 20;
 
 // Canonical chain order, used to place a module that a flag enables but the
 // YAML leaves out (e.g. --use-ldap with a config that has no ldap-alias).
@@ -42,19 +54,53 @@ std::string markText(const std::string &origin, const YAML::Mark &m)
     return origin + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
 }
 
-nlohmann::json toJson(const YAML::Node &n)
+/// A map key as text. YAML allows a list or a map as a key ("? [a, b]");
+/// as<std::string>() throws YAML::TypedBadConversion on those, an exception
+/// no caller of the configuration expects.
+std::optional<std::string> keyText(const YAML::Node &key)
 {
+    if (key.IsScalar())
+        return key.Scalar();
+    if (key.IsNull())
+        return std::string("null");  // what as<std::string>() makes of "~:"
+    return std::nullopt;
+}
+
+/// Why a value cannot become JSON; getJson() reports it as a config error.
+struct NotJson {
+    std::string why;
+};
+
+// Aliases share nodes: "&a [*a]" is a cycle and ten levels of ten aliases
+// are 10^10 nodes once expanded. Settings are shallow and small, so both
+// limits are far beyond any real use.
+constexpr int kMaxJsonDepth = 64;
+constexpr size_t kMaxJsonNodes = 10'000;
+
+nlohmann::json toJson(const YAML::Node &n, size_t &budget, int depth = 0)
+{
+    if (depth > kMaxJsonDepth)
+        throw NotJson{"is nested more than " + std::to_string(kMaxJsonDepth) +
+                      " levels deep (or an alias refers to itself)"};
+    if (budget == 0)
+        throw NotJson{"has more than " + std::to_string(kMaxJsonNodes) +
+                      " values once its aliases are expanded"};
+    --budget;
     switch (n.Type()) {
         case YAML::NodeType::Sequence: {
             auto a = nlohmann::json::array();
             for (const auto &e : n)
-                a.push_back(toJson(e));
+                a.push_back(toJson(e, budget, depth + 1));
             return a;
         }
         case YAML::NodeType::Map: {
             auto o = nlohmann::json::object();
-            for (const auto &kv : n)
-                o[kv.first.as<std::string>()] = toJson(kv.second);
+            for (const auto &kv : n) {
+                auto key = keyText(kv.first);
+                if (!key)
+                    throw NotJson{"has a list or map as a key; keys must be plain names"};
+                o[*key] = toJson(kv.second, budget, depth + 1);
+            }
             return o;
         }
         case YAML::NodeType::Scalar: {
@@ -87,6 +133,9 @@ ConfigTree ConfigTree::fromText(const std::string &text, const std::string &orig
     ConfigTree t;
     t.origin_ = origin;
     t.baseDir_ = baseDir;
+    if (text.size() > kMaxConfigBytes)
+        throw ConfigError(origin + ": larger than " + std::to_string(kMaxConfigBytes >> 20) +
+                          " MiB; refusing to parse it");
     try {
         t.root_ = YAML::Load(text);
     } catch (const YAML::Exception &e) {
@@ -97,7 +146,7 @@ ConfigTree ConfigTree::fromText(const std::string &text, const std::string &orig
     if (!t.root_.IsMap())
         throw ConfigError(origin + ": the top level must be a map (server:, log:, modules:)");
     for (const auto &kv : t.root_) {
-        auto key = kv.first.as<std::string>();
+        auto key = keyText(kv.first).value_or("");
         if (key != "server" && key != "log" && key != "modules")
             throw ConfigError(markText(origin, kv.first.Mark()) + ": unknown top-level key '" +
                               key + "' (expected server, log or modules)");
@@ -166,8 +215,17 @@ YAML::Node ConfigTree::moduleNode(const std::string &name, bool createDisabled)
     if (!root_["modules"] || root_["modules"].IsNull())
         root_["modules"] = YAML::Node(YAML::NodeType::Sequence);
     YAML::Node list = root_["modules"];
+    // A malformed list stays as written, for modules() to report with its
+    // line; the override goes to a node nobody reads. Subscripting a scalar
+    // entry would throw YAML::BadSubscript, which readConfig() does not catch.
+    if (!list.IsSequence())
+        return YAML::Node(YAML::NodeType::Map);
+    auto nameOf = [](const YAML::Node &entry) {
+        return entry.IsMap() && entry["name"] && entry["name"].IsScalar() ? entry["name"].Scalar()
+                                                                          : std::string();
+    };
     for (size_t i = 0; i < list.size(); ++i)
-        if (list[i]["name"] && list[i]["name"].Scalar() == name)
+        if (nameOf(list[i]) == name)
             return list[i];
 
     YAML::Node entry(YAML::NodeType::Map);
@@ -178,7 +236,7 @@ YAML::Node ConfigTree::moduleNode(const std::string &name, bool createDisabled)
     YAML::Node rebuilt(YAML::NodeType::Sequence);
     bool placed = false;
     for (size_t i = 0; i < list.size(); ++i) {
-        std::string other = list[i]["name"] ? list[i]["name"].Scalar() : "";
+        std::string other = nameOf(list[i]);
         if (!placed && canonicalRank(other) > canonicalRank(name)) {
             rebuilt.push_back(entry);
             placed = true;
@@ -367,7 +425,16 @@ std::string SectionView::getJson(std::string_view key)
     if (!found)
         return "";
     const YAML::Node &n = *found;
-    return toJson(n).dump();
+    size_t budget = kMaxJsonNodes;
+    try {
+        return toJson(n, budget).dump();
+    } catch (const NotJson &e) {
+        error(key, e.why);
+    } catch (const nlohmann::json::type_error &) {
+        // yaml-cpp passes any byte through; JSON text must be UTF-8.
+        error(key, "is not valid UTF-8 text");
+    }
+    return "";
 }
 
 void SectionView::reportUnknownKeys(const std::set<std::string> &ignored)
@@ -375,7 +442,13 @@ void SectionView::reportUnknownKeys(const std::set<std::string> &ignored)
     if (!node_ || !node_.IsMap())
         return;
     for (const auto &kv : node_) {
-        std::string k = kv.first.as<std::string>();
+        auto key = keyText(kv.first);
+        if (!key) {
+            errors_.push_back(markText(tree_.origin(), kv.first.Mark()) + ": " + name_ +
+                              ": a key must be a plain name, not a list or map");
+            continue;
+        }
+        const std::string &k = *key;
         if (used_.count(k) || ignored.count(k))
             continue;
         errors_.push_back(markText(tree_.origin(), kv.first.Mark()) + ": " + name_ +

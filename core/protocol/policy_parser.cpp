@@ -8,6 +8,7 @@ namespace geopol::core {
 PolicyParser::Result PolicyParser::feed(std::string_view data, size_t &consumed, Request &req)
 {
     consumed = 0;
+    partialLine_ = false;
     while (consumed < data.size()) {
         std::string_view rest = data.substr(consumed);
         const char *nl = static_cast<const char *>(std::memchr(rest.data(), '\n', rest.size()));
@@ -17,6 +18,7 @@ PolicyParser::Result PolicyParser::feed(std::string_view data, size_t &consumed,
                 error_ = "line longer than " + std::to_string(limits_.maxLineLength) + " bytes";
                 return Result::Error;
             }
+            partialLine_ = true;
             return Result::NeedMore;
         }
         size_t lineLen = static_cast<size_t>(nl - rest.data());

@@ -42,7 +42,10 @@ public:
     /// request; inRequest() says whether a request has begun.
     Result feed(std::string_view data, size_t &consumed, Request &req);
 
-    bool inRequest() const { return attributes_ > 0 || bytes_ > 0; }
+    /// Also true while the caller holds an incomplete line from the last
+    /// feed(): a client trickling its first line is inside a request (read
+    /// timeout), not idle.
+    bool inRequest() const { return attributes_ > 0 || bytes_ > 0 || partialLine_; }
     const std::string &error() const { return error_; }
 
     /// Forget a partial request (connection reset).
@@ -50,12 +53,14 @@ public:
     {
         attributes_ = 0;
         bytes_ = 0;
+        partialLine_ = false;
     }
 
 private:
     ParserLimits limits_;
     size_t attributes_ = 0;
     size_t bytes_ = 0;
+    bool partialLine_ = false;  ///< the last feed() left an incomplete line
     std::string error_;
 };
 

@@ -63,7 +63,9 @@ public:
     {
         if (text.size() >= 2 && text.front() == '[' && text.back() == ']')
             text = text.substr(1, text.size() - 2);
-        if (text.empty() || text.size() >= INET6_ADDRSTRLEN)
+        // inet_pton() reads up to a NUL: "10.0.0.1\0junk" would pass as 10.0.0.1.
+        if (text.empty() || text.size() >= INET6_ADDRSTRLEN ||
+            text.find('\0') != std::string_view::npos)
             return std::nullopt;
         char buf[INET6_ADDRSTRLEN];
         std::memcpy(buf, text.data(), text.size());

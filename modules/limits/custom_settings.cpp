@@ -72,8 +72,13 @@ private:
 
 std::string typeProblem(const json &v, std::string_view wanted)
 {
-    return "must be " + std::string(wanted) + ", not " + v.type_name() + " " +
-           v.dump(-1, ' ', false, json::error_handler_t::replace);
+    std::string m = "must be " + std::string(wanted) + ", not " + v.type_name();
+    // A list or object is named by its type only: dump() recurses once per
+    // nesting level, and a body of 100k '[' overflows the stack (found by
+    // tests/fuzz); it would also copy the whole body into the message.
+    if (v.is_primitive())
+        m += " " + v.dump(-1, ' ', false, json::error_handler_t::replace);
+    return m;
 }
 
 std::string readString(const json &obj, const char *key, const Where &where, std::string_view field)

@@ -212,6 +212,79 @@ TEST_CASE("broken YAML and a malformed module list are errors with a position")
     CHECK_THROWS_WITH_AS(dup.modules(), doctest::Contains("listed twice"), ConfigError);
 }
 
+// The cases below were found by tests/fuzz (config). Before the fixes each
+// threw a YAML or JSON exception that readConfig() does not catch, so the
+// daemon ended at start or, worse, on SIGHUP with a running configuration.
+
+TEST_CASE("a variable for a module over a malformed module list leaves the error to modules()")
+{
+    for (const char *yaml : {"modules:\n  - geoip\n", "modules:\n  - [limits]\n",
+                             "modules: {name: limits}\n", "modules: limits\n"}) {
+        CAPTURE(yaml);
+        auto tree = ConfigTree::fromText(yaml, "x.yaml", ".");
+        std::vector<std::string> errors;
+        CHECK_NOTHROW(applyOverrides(tree, env({{"GEOIPPOLICYD_MAX_IPS", "7"}}),
+                                     parse({"--block-permanent"}), allAvailable, errors));
+        CHECK_THROWS_AS(tree.modules(), ConfigError);
+    }
+}
+
+TEST_CASE("a list or map as a key is a config error, not an exception")
+{
+    CHECK_THROWS_WITH_AS(ConfigTree::fromText("? [server]\n: {}\n", "x.yaml", "."),
+                         doctest::Contains("x.yaml:1:3: unknown top-level key"), ConfigError);
+    auto tree = ConfigTree::fromText("server:\n  ? {a: b}\n  : 1\n", "x.yaml", ".");
+    SectionView v(tree, "server", tree.section("server"));
+    v.reportUnknownKeys();
+    REQUIRE(v.errors().size() == 1);
+    CHECK(v.errors()[0].find("a key must be a plain name") != std::string::npos);
+}
+
+TEST_CASE("getJson reports what JSON cannot hold instead of throwing")
+{
+    auto tree = ConfigTree::fromText(
+        "modules:\n"
+        "  - name: limits\n"
+        "    ok: {a: [1, \"x\", true]}\n"
+        "    latin1: \"Gr\xfc\xdf\"\n"
+        "    listkey: {? [k]: v}\n"
+        "    cycle: &c [*c]\n"
+        "    a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+        "    a1: &a1 [*a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0]\n"
+        "    a2: &a2 [*a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1]\n"
+        "    a3: [*a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2]\n",
+        "x.yaml", ".");
+    SectionView v(tree, "limits", tree.modules()[0].node);
+    CHECK(v.getJson("ok") == R"({"a":[1,"x",true]})");
+    CHECK(v.errors().empty());
+    for (const char *key : {"latin1", "listkey", "cycle", "a3"}) {
+        CAPTURE(key);
+        size_t before = v.errors().size();
+        CHECK(v.getJson(key).empty());
+        REQUIRE(v.errors().size() == before + 1);
+        CHECK(v.errors().back().find(std::string("limits.") + key) != std::string::npos);
+    }
+    CHECK(v.errors()[0].find("not valid UTF-8") != std::string::npos);
+    CHECK(v.errors()[1].find("keys must be plain names") != std::string::npos);
+    CHECK(v.errors()[2].find("alias refers to itself") != std::string::npos);
+    CHECK(v.errors()[3].find("aliases are expanded") != std::string::npos);
+    CHECK_FALSE(v.getJson("a2").empty());  // 1111 values: within the limit (a3: 11111)
+}
+
+TEST_CASE("deeply nested or oversized YAML is refused before it can exhaust the stack")
+{
+    std::string blocks = "server:";
+    for (int i = 1; i <= 3000; ++i)
+        blocks += "\n" + std::string(i, ' ') + "-";
+    const std::string open(100'000, '['), close(100'000, ']');
+    for (const std::string &deep : {"server: " + open, "server: " + open + close, blocks})
+        CHECK_THROWS_AS(ConfigTree::fromText(deep, "deep.yaml", "."), ConfigError);
+
+    std::string big = "server:\n  listen: [\"inet:127.0.0.1:4646\"]\n#" + std::string(1 << 20, 'x');
+    CHECK_THROWS_WITH_AS(ConfigTree::fromText(big, "big.yaml", "."),
+                         doctest::Contains("big.yaml: larger than 1 MiB"), ConfigError);
+}
+
 TEST_CASE("durations, booleans and relative paths are read as documented")
 {
     CHECK(parseDurationMs("250ms") == 250);
@@ -240,4 +313,16 @@ TEST_CASE("replies must be one line of UTF-8")
     CHECK_FALSE(validActionText("DUNNO\nREJECT"));
     CHECK_FALSE(validActionText("REJECT \xff"));
     CHECK_FALSE(validActionText("REJECT \xc3"));
+}
+
+// Found by tests/fuzz (action_text): Postfix refuses malformed UTF-8 in a
+// policy reply, so these must fall back to the failure action here.
+TEST_CASE("replies with ill-formed UTF-8 sequences are refused")
+{
+    CHECK(validActionText("REJECT \xe0\xa0\x80 \xed\x9f\xbf \xf0\x90\x80\x80 \xf4\x8f\xbf\xbf"));
+    CHECK_FALSE(validActionText("\xf6\x8c\x96\x80"));         // past U+10FFFF (lead F5-F7)
+    CHECK_FALSE(validActionText("REJECT \xf4\x90\x80\x80"));  // U+110000
+    CHECK_FALSE(validActionText("REJECT \xe0\x80\xaf"));      // overlong '/'
+    CHECK_FALSE(validActionText("REJECT \xf0\x80\x80\xaf"));  // overlong '/'
+    CHECK_FALSE(validActionText("REJECT \xed\xa0\x80"));      // UTF-16 surrogate U+D800
 }

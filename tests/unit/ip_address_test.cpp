@@ -88,3 +88,16 @@ TEST_CASE("networks match by prefix, single addresses exactly, across spellings"
     CHECK_FALSE(IpNetwork::parse("10.0.0.0/"));
     CHECK_FALSE(IpNetwork::parse("nonsense/8"));
 }
+
+// Found by tests/fuzz (ip_address): inet_pton() stops at a NUL, so the text
+// after it was ignored. A JSON "\u0000" or a YAML "\0" can put one there.
+TEST_CASE("an address or network with a NUL byte in it is refused")
+{
+    using namespace std::string_view_literals;
+    CHECK_FALSE(IpAddress::parse("8::\0\0\0\0\0"sv));
+    CHECK_FALSE(IpAddress::parse("10.0.0.1\0.evil"sv));
+    CHECK_FALSE(IpAddress::parse("[::1\0]"sv));
+    CHECK_FALSE(IpNetwork::parse("10.0.0.0\0/8"sv));
+    CHECK_FALSE(IpNetwork::parse("10.0.0.1\0"sv));
+    CHECK(IpAddress::parse("10.0.0.1"sv));
+}

@@ -70,6 +70,31 @@ TEST_CASE("a line split across reads waits for its newline and is not consumed")
     CHECK(r.attribute("sender") == "abc");
 }
 
+// Found by tests/fuzz (policy_parser): with only part of its first line
+// received, the parser said "no request begun", so the connection ran the
+// idle timeout (10 min, renewed by every byte) instead of the read timeout,
+// and a client sending a byte now and then held it for hours.
+TEST_CASE("an incomplete first line is a request begun, a skipped empty line is not")
+{
+    PolicyParser p;
+    Request r;
+    CHECK_FALSE(p.inRequest());
+    auto f = feed(p, r, "\xff");
+    CHECK(f.result == Result::NeedMore);
+    CHECK(f.consumed == 0);
+    CHECK(p.inRequest());
+    f = feed(p, r, "\xff=1\n\n\n");
+    CHECK(f.result == Result::Complete);
+    CHECK_FALSE(p.inRequest());
+    f = feed(p, r, "\n");  // the empty line Postfix never sends: still idle
+    CHECK(f.result == Result::NeedMore);
+    CHECK_FALSE(p.inRequest());
+    feed(p, r, "sen");
+    CHECK(p.inRequest());
+    p.reset();
+    CHECK_FALSE(p.inRequest());
+}
+
 TEST_CASE("CRLF line endings are tolerated")
 {
     PolicyParser p;

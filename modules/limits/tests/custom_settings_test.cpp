@@ -120,6 +120,25 @@ TEST_CASE("a field of the wrong type is refused naming file, entry and field")
     CHECK(contains(data.error, "\"data\" must be a list"));
 }
 
+// Found with tests/fuzz (custom_settings): the message used to dump the
+// offending value, recursively, so deep nesting overflowed the stack.
+TEST_CASE("a deeply nested value of the wrong type is refused without dumping it")
+{
+    const size_t depth = 1'000'000;
+    for (const std::string &where : {std::string("{\"data\":[%]}"),
+                                     std::string("{\"data\":[{\"sender\":\"a@b\",\"ips\":%}]}")}) {
+        std::string text = where;
+        text.replace(text.find('%'), 1, std::string(depth, '[') + std::string(depth, ']'));
+        auto r = parse(text);
+        INFO(r.error);
+        CHECK_FALSE(r.settings);
+        CHECK(contains(r.error, "not array"));
+        CHECK(r.error.size() < 200);
+    }
+    auto scalar = parse(R"({"data":[{"sender":"a@b","ips":"3"}]})");
+    CHECK(contains(scalar.error, "not string \"3\""));  // scalars are still shown
+}
+
 TEST_CASE("an invalid CIDR in trusted_ips is refused naming the list position")
 {
     auto r = parse(R"({"data":[{"sender":"a@b","trusted_ips":["10.0.0.0/8","10.0.0.0/33"]}]})");
