@@ -273,7 +273,9 @@ TEST_CASE("a second instance adopts the listener; requests go to the newest inst
     runUntil(&f.loop, [&] { return done.load(); });
     client.join();
     CHECK(r.status == 200);
-    CHECK(second.calls.load() == 1);
+    // The client retries while a swap runs, so the newest instance may have
+    // been asked more than once; the old one must never be.
+    CHECK(second.calls.load() >= 1);
     CHECK(f.ep.calls.load() == 0);
     Hub::instance().detach(second);
     Hub::instance().detach(f.ep);
