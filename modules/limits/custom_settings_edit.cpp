@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "admin_json.hpp"
+#include "geopol/admin_json.hpp"
 
 namespace geopol::limits {
 

@@ -10,9 +10,9 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
-#include "admin_json.hpp"
 #include "custom_settings_edit.hpp"
 #include "geopol/account_resolver.hpp"
+#include "geopol/admin_json.hpp"
 #include "geopol/host.hpp"
 #include "limits.hpp"
 #include "settings_file.hpp"

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "json_body.hpp"
+#include "geopol/admin_json.hpp"
 
 namespace geopol::rest_admin {
 

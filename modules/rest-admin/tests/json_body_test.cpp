@@ -1,10 +1,9 @@
 // json_body_test.cpp - the JSON body rules shared by every endpoint.
-#include "json_body.hpp"
-
 #include <doctest/doctest.h>
 
+#include "geopol/admin_json.hpp"
+
 using namespace geopol;
-using namespace geopol::rest_admin;
 
 namespace {
 

@@ -1,4 +1,4 @@
-// json_body.hpp - reading the JSON body of an admin request.
+// admin_json.hpp - reading the JSON body of an admin request.
 //
 // The same rules for every JSON endpoint: Content-Type must be
 // application/json (parameters such as charset are fine, as in the
@@ -7,8 +7,8 @@
 // reference relied on: three of the README's curl examples end in a stray
 // '"' after the object and must keep working.
 //
-// modules/limits/admin_json.hpp is a copy for the limits module's commands
-// (modules do not share code except through include/geopol/).
+// Shared by every module that registers JSON admin commands (limits,
+// rest-admin), so the rules cannot drift apart.
 #pragma once
 
 #include <algorithm>
@@ -18,7 +18,7 @@
 
 #include "geopol/admin.hpp"
 
-namespace geopol::rest_admin {
+namespace geopol {
 
 /// Length of the first JSON value in `text` (leading whitespace included),
 /// found by bracket matching outside strings; the whole text for a scalar.
@@ -165,4 +165,4 @@ inline AdminResponse badRequest(const std::string &message)
     return AdminResponse{400, "application/json", adminErrorBody(message)};
 }
 
-}  // namespace geopol::rest_admin
+}  // namespace geopol
