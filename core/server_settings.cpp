@@ -49,36 +49,4 @@ ServerSettings readServerSettings(SectionView &v)
     return s;
 }
 
-bool validActionText(std::string_view a)
-{
-    if (a.empty())
-        return false;
-    size_t i = 0;
-    while (i < a.size()) {
-        unsigned char c = static_cast<unsigned char>(a[i]);
-        if (c < 0x80) {
-            if (c < 0x20 || c == 0x7f)
-                return false;
-            ++i;
-            continue;
-        }
-        size_t len = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
-        if (len == 0 || i + len > a.size() || (len == 2 && c < 0xc2))
-            return false;
-        for (size_t k = 1; k < len; ++k)
-            if ((static_cast<unsigned char>(a[i + k]) & 0xc0) != 0x80)
-                return false;
-        // Well-formed sequences only (RFC 3629): no overlong 3- or 4-byte
-        // forms, no UTF-16 surrogates, nothing past U+10FFFF. smtpd checks
-        // the same ("malformed UTF-8 in policy server response") and then
-        // fails the SMTP command with a temporary error instead of our action.
-        unsigned char c1 = static_cast<unsigned char>(a[i + 1]);
-        if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 > 0x9f) || (c == 0xf0 && c1 < 0x90) ||
-            (c == 0xf4 && c1 > 0x8f) || c > 0xf4)
-            return false;
-        i += len;
-    }
-    return true;
-}
-
 }  // namespace geopol::core

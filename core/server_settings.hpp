@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "geopol/action_text.hpp"
 #include "protocol/policy_parser.hpp"
 
 namespace geopol::core {
@@ -38,7 +39,7 @@ struct ServerSettings {
 
 ServerSettings readServerSettings(SectionView &view);
 
-/// True if `action` is one line of printable UTF-8, as Postfix requires.
-bool validActionText(std::string_view action);
+/// One line of well-formed UTF-8, as Postfix requires (include/geopol/action_text.hpp).
+using geopol::validActionText;
 
 }  // namespace geopol::core

@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "filter.hpp"
+#include "geopol/action_text.hpp"
 #include "geopol/config.hpp"
 
 namespace geopol::ldap_alias {
@@ -35,16 +36,6 @@ bool validAttributeDescription(std::string_view a)
 }
 
 }  // namespace
-
-bool validActionText(std::string_view action)
-{
-    if (action.empty() || action.front() == ' ' || action.back() == ' ')
-        return false;
-    for (unsigned char c : action)
-        if (c < 0x20 || c == 0x7f)
-            return false;
-    return true;
-}
 
 Settings readSettings(ConfigSection &cfg)
 {
@@ -127,10 +118,14 @@ Settings readSettings(ConfigSection &cfg)
         cfg.getInt("cache-size", static_cast<int64_t>(s.cacheSize), 0, 10'000'000));
 
     // Outcomes.
+    // What Postfix accepts (one line of UTF-8), without blanks around it:
+    // smtpd takes the command up to the first blank, and a value with blanks
+    // at either end was quoted by mistake.
     s.notFound = cfg.getString("not-found", s.notFound);
-    if (s.notFound != "keep" && !validActionText(s.notFound))
+    if (s.notFound != "keep" &&
+        (!validActionText(s.notFound) || s.notFound.front() == ' ' || s.notFound.back() == ' '))
         cfg.error("not-found",
-                  "must be keep, or one line of text to answer (DUNNO, "
+                  "must be keep, or one line of UTF-8 text to answer (DUNNO, "
                   "REJECT <text>, DEFER <text>, ...)");
     std::string multiple = lower(cfg.getString("multiple-values", "first"));
     if (multiple == "first")

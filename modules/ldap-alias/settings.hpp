@@ -72,7 +72,4 @@ const char *scopeName(Scope s);
 const char *multipleValuesName(MultipleValues m);
 const char *bindModeName(BindMode b);
 
-/// True for one line of printable text (what the core accepts as a reply).
-bool validActionText(std::string_view action);
-
 }  // namespace geopol::ldap_alias

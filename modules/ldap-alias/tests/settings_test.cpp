@@ -184,11 +184,42 @@ TEST_CASE("a cache of size 0 or with both TTLs 0 is off")
     CHECK_FALSE(readSettings(b).cacheEnabled());
 }
 
-TEST_CASE("action text")
+// not-found is checked with the core's rule (include/geopol/action_text.hpp),
+// plus no blanks around it.
+TEST_CASE("not-found: an action is one line of UTF-8 without blanks around it")
 {
-    CHECK(validActionText("DUNNO"));
-    CHECK(validActionText("REJECT Unknown sender"));
-    CHECK_FALSE(validActionText(""));
-    CHECK_FALSE(validActionText(" DUNNO"));
-    CHECK_FALSE(validActionText("DUNNO\r"));
+    auto accepted = [](const std::string &action) {
+        FakeConfig cfg;
+        cfg.set("not-found", action);
+        Settings s = readSettings(cfg);
+        CHECK_MESSAGE(cfg.errors.size() <= 1, cfg.allErrors());
+        return cfg.errors.empty() && s.notFound == action;
+    };
+    CHECK(accepted("DUNNO"));
+    CHECK(accepted("REJECT Unknown sender"));
+    CHECK(accepted("REJECT Unbekannter Absender \xc3\xbc"));
+    CHECK_FALSE(accepted(""));
+    CHECK_FALSE(accepted(" DUNNO"));
+    CHECK_FALSE(accepted("DUNNO "));
+    CHECK_FALSE(accepted("DUNNO\r"));
+}
+
+TEST_CASE("not-found: invalid UTF-8 is refused, naming the key")
+{
+    for (const char *action : {
+             "REJECT \xff",              // not UTF-8 at all
+             "REJECT \xc3",              // cut short
+             "REJECT \xc0\xaf",          // overlong '/'
+             "REJECT \xe0\x80\xaf",      // overlong '/'
+             "REJECT \xed\xa0\x80",      // UTF-16 surrogate U+D800
+             "REJECT \xf4\x90\x80\x80",  // past U+10FFFF
+         }) {
+        CAPTURE(action);
+        FakeConfig cfg;
+        cfg.set("not-found", action);
+        readSettings(cfg);
+        REQUIRE(cfg.errors.size() == 1);
+        CHECK(cfg.hasError("not-found"));
+        CHECK(cfg.errors[0].find("keep, or one line") != std::string::npos);
+    }
 }
