@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -95,6 +96,7 @@ Status GeoDatabase::open(const std::string &path)
     }
     open_ = true;
     path_ = path;
+    cache_.reset(new DecodedRecord[kCacheSlots]);  // value-initialised: all slots empty
     return Status::ok();
 }
 
@@ -105,6 +107,7 @@ void GeoDatabase::close()
     MMDB_close(&mmdb_);
     mmdb_ = MMDB_s{};
     open_ = false;
+    cache_.reset();
 }
 
 std::string_view GeoDatabase::type() const
@@ -175,10 +178,35 @@ LookupResult GeoDatabase::lookup(const IpAddress &addr, Facts &facts) const
     }
     if (!found.found_entry)
         return result;  // NotFound
+    ++recordsFound_;
 
+    uint32_t offset = found.entry.offset;
+    const DecodedRecord &slot = cache_[offset % kCacheSlots];
+    if (slot.offsetPlusOne == offset + 1) {
+        ++cacheHits_;
+        facts.country.assign(slot.country, slot.countryLength);
+        facts.continent.assign(slot.continent, slot.continentLength);
+        facts.hasLocation = slot.hasLocation;
+        facts.latitude = slot.latitude;
+        facts.longitude = slot.longitude;
+        facts.accuracyRadiusKm = slot.accuracyRadiusKm;
+        facts.located = !facts.country.empty();
+        result.registeredCountry = slot.registeredCountry;
+        result.status = facts.located ? LookupStatus::Located : LookupStatus::NoCountry;
+        return result;
+    }
+    result = decode(found.entry, facts);
+    if (result.status != LookupStatus::Error)
+        remember(offset, result, facts);
+    return result;
+}
+
+LookupResult GeoDatabase::decode(MMDB_entry_s entry, Facts &facts) const
+{
+    LookupResult result;
     // The first read tells a damaged data section from a missing key; the
     // later ones are optional and simply stay unset when they fail.
-    if (int status = readString(found.entry, kCountryPath, facts.country); status != MMDB_SUCCESS) {
+    if (int status = readString(entry, kCountryPath, facts.country); status != MMDB_SUCCESS) {
         result.status = LookupStatus::Error;
         result.error = MMDB_strerror(status);
         return result;
@@ -186,20 +214,20 @@ LookupResult GeoDatabase::lookup(const IpAddress &addr, Facts &facts) const
     if (facts.country.empty()) {
         // Anycast and some satellite/ISP ranges carry only the country the
         // network is registered in; that still beats leaving them unplaced.
-        readString(found.entry, kRegisteredCountryPath, facts.country);
+        readString(entry, kRegisteredCountryPath, facts.country);
         result.registeredCountry = !facts.country.empty();
     }
     upperAscii(facts.country);
-    readString(found.entry, kContinentPath, facts.continent);
+    readString(entry, kContinentPath, facts.continent);
 
     double latitude, longitude;
-    if (readDouble(found.entry, kLatitudePath, latitude) &&
-        readDouble(found.entry, kLongitudePath, longitude)) {
+    if (readDouble(entry, kLatitudePath, latitude) &&
+        readDouble(entry, kLongitudePath, longitude)) {
         facts.hasLocation = true;
         facts.latitude = latitude;
         facts.longitude = longitude;
         MMDB_entry_data_s radius;
-        getValue(found.entry, kAccuracyPath, radius);
+        getValue(entry, kAccuracyPath, radius);
         if (radius.has_data && radius.type == MMDB_DATA_TYPE_UINT16)
             facts.accuracyRadiusKm = radius.uint16;
     }
@@ -207,6 +235,32 @@ LookupResult GeoDatabase::lookup(const IpAddress &addr, Facts &facts) const
     facts.located = !facts.country.empty();
     result.status = facts.located ? LookupStatus::Located : LookupStatus::NoCountry;
     return result;
+}
+
+void GeoDatabase::clearCache() const
+{
+    if (cache_)
+        std::fill_n(cache_.get(), kCacheSlots, DecodedRecord{});
+}
+
+void GeoDatabase::remember(uint32_t offset, const LookupResult &result, const Facts &facts) const
+{
+    DecodedRecord &slot = cache_[offset % kCacheSlots];
+    if (facts.country.size() > sizeof slot.country ||
+        facts.continent.size() > sizeof slot.continent || offset == UINT32_MAX) {
+        slot.offsetPlusOne = 0;  // not a shape we cache: decode it every time
+        return;
+    }
+    slot.offsetPlusOne = offset + 1;
+    slot.registeredCountry = result.registeredCountry;
+    slot.hasLocation = facts.hasLocation;
+    slot.accuracyRadiusKm = facts.accuracyRadiusKm;
+    slot.countryLength = static_cast<uint8_t>(facts.country.size());
+    slot.continentLength = static_cast<uint8_t>(facts.continent.size());
+    std::memcpy(slot.country, facts.country.data(), facts.country.size());
+    std::memcpy(slot.continent, facts.continent.data(), facts.continent.size());
+    slot.latitude = facts.latitude;
+    slot.longitude = facts.longitude;
 }
 
 }  // namespace geopol::geoip

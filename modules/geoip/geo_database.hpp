@@ -8,6 +8,7 @@
 #include <maxminddb.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -69,12 +70,47 @@ public:
     /// never keeps a previous request's country. Assigns into the existing
     /// strings: no heap allocation. Does not classify the address; callers skip
     /// private and reserved ones.
+    ///
+    /// Not thread-safe: each chain instance (one per worker) owns its own
+    /// GeoDatabase, and the record cache below is that instance's.
     LookupResult lookup(const IpAddress &addr, Facts &facts) const;
 
+    /// Lookups answered from the decoded-record cache, and all lookups that
+    /// found a record: for tests and the benchmark.
+    uint64_t cacheHits() const { return cacheHits_; }
+    uint64_t recordsFound() const { return recordsFound_; }
+    /// Forgets every decoded record (open() starts empty too); for tests.
+    void clearCache() const;
+
 private:
+    /// What lookup() takes from one data record, decoded once. Many networks
+    /// share a record (every range of a city points at the same one), so the
+    /// record's offset in the data section is the key. Walking the search
+    /// tree is cheap; decoding six values with MMDB_aget_value was two thirds
+    /// of a lookup (bench/README.md, "Where the time goes").
+    struct DecodedRecord {
+        uint32_t offsetPlusOne = 0;  ///< 0: empty slot
+        bool registeredCountry = false;
+        bool hasLocation = false;
+        uint16_t accuracyRadiusKm = 0;
+        uint8_t countryLength = 0, continentLength = 0;
+        char country[6] = {};  ///< ISO codes are 2 bytes; longer values are not cached
+        char continent[6] = {};
+        double latitude = 0, longitude = 0;
+    };
+    /// Direct-mapped by offset: fixed memory (kCacheSlots * 40 bytes), no
+    /// allocation, no eviction policy to tune. A collision costs one decode.
+    static constexpr size_t kCacheSlots = 8192;
+
+    LookupResult decode(MMDB_entry_s entry, Facts &facts) const;
+    void remember(uint32_t offset, const LookupResult &result, const Facts &facts) const;
+
     MMDB_s mmdb_{};
     bool open_ = false;
     std::string path_;
+    mutable std::unique_ptr<DecodedRecord[]> cache_;
+    mutable uint64_t cacheHits_ = 0;
+    mutable uint64_t recordsFound_ = 0;
 };
 
 }  // namespace geopol::geoip

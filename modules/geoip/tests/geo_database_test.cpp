@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "test_data.hpp"
 
@@ -280,4 +281,77 @@ TEST_CASE("opening another database replaces the open one")
     Facts facts;
     CHECK(lookup(db, "8.8.8.8", facts).status == LookupStatus::Located);
     CHECK_FALSE(facts.hasLocation);
+}
+
+namespace {
+
+bool sameFacts(const Facts &a, const Facts &b)
+{
+    return a.located == b.located && a.country == b.country && a.continent == b.continent &&
+           a.hasLocation == b.hasLocation && a.latitude == b.latitude &&
+           a.longitude == b.longitude && a.accuracyRadiusKm == b.accuracyRadiusKm;
+}
+
+}  // namespace
+
+TEST_CASE("a second lookup of the same record is answered from the cache with the same facts")
+{
+    // Fixtures, a registered-country-only record and a continent-only one.
+    std::vector<const char *> addresses;
+    for (const Fixture &f : kFixtures)
+        addresses.push_back(f.ip);
+    addresses.push_back("2.20.185.1");
+    addresses.push_back("2.16.0.1");
+    for (const std::string &path : {cityDb(), countryDb()}) {
+        GeoDatabase db;
+        mustOpen(db, path);
+        for (const char *text : addresses) {
+            CAPTURE(path);
+            CAPTURE(text);
+            Facts decoded, cached;
+            db.clearCache();
+            LookupResult first = lookup(db, text, decoded);
+            uint64_t hits = db.cacheHits();
+            LookupResult second = lookup(db, text, cached);
+            CHECK(db.cacheHits() == hits + 1);
+            CHECK(second.status == first.status);
+            CHECK(second.registeredCountry == first.registeredCountry);
+            CHECK(sameFacts(cached, decoded));
+        }
+    }
+}
+
+TEST_CASE("cached answers equal freshly decoded ones across thousands of public addresses")
+{
+    GeoDatabase db;
+    mustOpen(db, cityDb());
+    // Public IPv4 addresses spread over the whole space (a fixed LCG: the
+    // same addresses every run); private and reserved ones are simply not
+    // found by the database and compare equal too.
+    std::vector<IpAddress> addresses;
+    uint32_t x = 12345;
+    for (int i = 0; i < 20000; ++i) {
+        x = x * 1664525u + 1013904223u;
+        char text[16];
+        std::snprintf(text, sizeof text, "%u.%u.%u.%u", x >> 24, (x >> 16) & 255, (x >> 8) & 255,
+                      x & 255);
+        addresses.push_back(ip(text));
+    }
+    std::vector<Facts> decoded(addresses.size());
+    std::vector<LookupStatus> status(addresses.size());
+    for (size_t i = 0; i < addresses.size(); ++i) {
+        db.clearCache();
+        status[i] = db.lookup(addresses[i], decoded[i]).status;
+    }
+    db.clearCache();
+    size_t mismatches = 0;
+    for (int pass = 0; pass < 2; ++pass)
+        for (size_t i = 0; i < addresses.size(); ++i) {
+            Facts facts;
+            if (db.lookup(addresses[i], facts).status != status[i] || !sameFacts(facts, decoded[i]))
+                ++mismatches;
+        }
+    CHECK(mismatches == 0);
+    // The second pass must mostly hit: a cache that never answers proves nothing.
+    CHECK(db.cacheHits() > db.recordsFound() / 3);
 }
