@@ -91,6 +91,26 @@ public:
     }
 
     const std::array<uint8_t, 16> &bytes() const { return bytes_; }
+
+    /// Writes the dotted quad of an IPv4 address into `out` (at least 15
+    /// bytes, not terminated) and returns its length. glibc's inet_ntop
+    /// formats IPv4 with sprintf, which was 7 % of a request's instructions
+    /// (bench/README.md, "Where the time goes").
+    size_t formatV4(char *out) const
+    {
+        char *p = out;
+        for (int i = 12; i < 16; ++i) {
+            unsigned v = bytes_[i];
+            if (v >= 100)
+                *p++ = static_cast<char>('0' + v / 100);
+            if (v >= 10)
+                *p++ = static_cast<char>('0' + v / 10 % 10);
+            *p++ = static_cast<char>('0' + v % 10);
+            if (i < 15)
+                *p++ = '.';
+        }
+        return static_cast<size_t>(p - out);
+    }
     /// Network-order IPv4 bytes; only meaningful when isV4().
     const uint8_t *v4() const { return &bytes_[12]; }
 
@@ -100,9 +120,8 @@ public:
     {
         char buf[INET6_ADDRSTRLEN];
         if (isV4())
-            inet_ntop(AF_INET, &bytes_[12], buf, sizeof buf);
-        else
-            inet_ntop(AF_INET6, bytes_.data(), buf, sizeof buf);
+            return std::string(buf, formatV4(buf));
+        inet_ntop(AF_INET6, bytes_.data(), buf, sizeof buf);
         return buf;
     }
 

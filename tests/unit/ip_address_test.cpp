@@ -101,3 +101,20 @@ TEST_CASE("an address or network with a NUL byte in it is refused")
     CHECK_FALSE(IpNetwork::parse("10.0.0.1\0"sv));
     CHECK(IpAddress::parse("10.0.0.1"sv));
 }
+
+TEST_CASE("IPv4 text is the dotted quad inet_ntop writes, for every octet value in every place")
+{
+    for (int place = 0; place < 4; ++place)
+        for (unsigned v = 0; v < 256; ++v) {
+            uint8_t b[4] = {1, 20, 199, 7};
+            b[place] = static_cast<uint8_t>(v);
+            char expected[INET_ADDRSTRLEN];
+            REQUIRE(inet_ntop(AF_INET, b, expected, sizeof expected) != nullptr);
+            auto a = IpAddress::parse(expected);
+            REQUIRE(a.has_value());
+            CHECK(a->toString() == expected);
+        }
+    CHECK(IpAddress::parse("0.0.0.0")->toString() == "0.0.0.0");
+    CHECK(IpAddress::parse("255.255.255.255")->toString() == "255.255.255.255");
+    CHECK(IpAddress::parse("::ffff:10.200.3.45")->countingKey(64) == "10.200.3.45");
+}
