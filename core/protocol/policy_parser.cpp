@@ -9,6 +9,10 @@ PolicyParser::Result PolicyParser::feed(std::string_view data, size_t &consumed,
 {
     consumed = 0;
     partialLine_ = false;
+    // One scan for NUL over everything read instead of one per line: the
+    // first NUL fails the line it is in, and that line only.
+    const char *nul = static_cast<const char *>(std::memchr(data.data(), '\0', data.size()));
+    size_t nulAt = nul ? static_cast<size_t>(nul - data.data()) : data.size();
     while (consumed < data.size()) {
         std::string_view rest = data.substr(consumed);
         const char *nl = static_cast<const char *>(std::memchr(rest.data(), '\n', rest.size()));
@@ -47,20 +51,20 @@ PolicyParser::Result PolicyParser::feed(std::string_view data, size_t &consumed,
             bytes_ = 0;
             return Result::Complete;
         }
-        if (std::memchr(line.data(), '\0', line.size())) {
+        if (nulAt < consumed) {  // inside this line (earlier lines had none)
             error_ = "NUL byte in request";
             return Result::Error;
         }
-        size_t eq = line.find('=');
-        if (eq == std::string_view::npos || eq == 0) {
-            error_ = eq == 0 ? "attribute without a name" : "line without '=' (not name=value)";
+        const char *eqAt = static_cast<const char *>(std::memchr(line.data(), '=', line.size()));
+        if (eqAt == nullptr || eqAt == line.data()) {
+            error_ = eqAt ? "attribute without a name" : "line without '=' (not name=value)";
             return Result::Error;
         }
         if (++attributes_ > limits_.maxAttributes) {
             error_ = "more than " + std::to_string(limits_.maxAttributes) + " attributes";
             return Result::Error;
         }
-        req.coreAddAttribute(line.substr(0, eq), line.substr(eq + 1));
+        req.coreAddLine(line, static_cast<size_t>(eqAt - line.data()));
     }
     return Result::NeedMore;
 }

@@ -19,7 +19,8 @@
 
 /* Bump on any incompatible change to this file or to any header under
  * include/geopol/ (module.hpp, request.hpp, facts.hpp, host.hpp, ...). */
-#define GEOPOL_MODULE_ABI 1
+/* 2: Request keeps its attributes in one buffer; Attribute holds views. */
+#define GEOPOL_MODULE_ABI 2
 
 #define GEOPOL_MODULE_ENTRY_SYMBOL "geopol_module_entry"
 

@@ -25,6 +25,8 @@ struct QueryResult {
 class PolicyQuery {
 public:
     virtual ~PolicyQuery() = default;
+    /// The attributes are copied into the request before query() returns;
+    /// what their views point at need only live until then.
     virtual void query(std::vector<Attribute> attributes,
                        std::function<void(const QueryResult &)> done) = 0;
 };

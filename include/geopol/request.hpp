@@ -69,9 +69,11 @@ private:
     uint64_t serial_ = 0;
 };
 
+/// One received attribute. Both views point into the Request and stay valid
+/// until the request finishes.
 struct Attribute {
-    std::string name;
-    std::string value;
+    std::string_view name;
+    std::string_view value;
 };
 
 class Request {
@@ -81,21 +83,21 @@ public:
     std::string_view attribute(std::string_view name) const
     {
         for (size_t i = count_; i-- > 0;)
-            if (attrs_[i].name == name)
-                return attrs_[i].value;
+            if (nameAt(i) == name)
+                return valueAt(i);
         return {};
     }
 
     bool hasAttribute(std::string_view name) const
     {
         for (size_t i = 0; i < count_; ++i)
-            if (attrs_[i].name == name)
+            if (nameAt(i) == name)
                 return true;
         return false;
     }
 
     size_t attributeCount() const { return count_; }
-    const Attribute &attributeAt(size_t i) const { return attrs_[i]; }
+    Attribute attributeAt(size_t i) const { return {nameAt(i), valueAt(i)}; }
 
     /// Sets the action line sent back, without "action=": "DUNNO",
     /// "REJECT Policy violation. Please contact your support", "DEFER ...".
@@ -130,6 +132,7 @@ public:
     void coreReset(uint64_t generation)
     {
         count_ = 0;
+        text_.clear();
         reply_.clear();
         failed_ = false;
         failure_.clear();
@@ -137,12 +140,26 @@ public:
         generation_ = generation;
     }
 
+    /// Adds the attribute of one "name=value" line; `eq` is the index of the
+    /// first '='. One copy per line into one buffer: the parser's cost per
+    /// attribute is what bounds throughput (bench/README.md).
+    void coreAddLine(std::string_view line, size_t eq)
+    {
+        if (count_ == spans_.size())
+            spans_.emplace_back();
+        spans_[count_] = {static_cast<uint32_t>(text_.size()), static_cast<uint32_t>(eq),
+                          static_cast<uint32_t>(line.size() - eq - 1)};
+        text_.append(line);
+        ++count_;
+    }
+
     void coreAddAttribute(std::string_view name, std::string_view value)
     {
-        if (count_ == attrs_.size())
-            attrs_.emplace_back();
-        attrs_[count_].name.assign(name);
-        attrs_[count_].value.assign(value);
+        if (count_ == spans_.size())
+            spans_.emplace_back();
+        spans_[count_] = {static_cast<uint32_t>(text_.size()), static_cast<uint32_t>(name.size()),
+                          static_cast<uint32_t>(value.size())};
+        text_.append(name).append(1, '=').append(value);
         ++count_;
     }
 
@@ -158,7 +175,22 @@ public:
     }
 
 private:
-    std::vector<Attribute> attrs_;  // grows to the largest request seen, then reused
+    /// Where attribute i's "name=value" starts in text_, and its two lengths.
+    struct Span {
+        uint32_t at, nameLength, valueLength;
+    };
+    std::string_view nameAt(size_t i) const
+    {
+        return {text_.data() + spans_[i].at, spans_[i].nameLength};
+    }
+    std::string_view valueAt(size_t i) const
+    {
+        return {text_.data() + spans_[i].at + spans_[i].nameLength + 1, spans_[i].valueLength};
+    }
+
+    // Both grow to the largest request seen, then are reused.
+    std::string text_;         ///< the request's lines, newlines dropped
+    std::vector<Span> spans_;  ///< one per attribute, in the order received
     size_t count_ = 0;
     std::string reply_;
     bool failed_ = false;

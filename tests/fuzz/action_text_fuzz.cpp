@@ -99,7 +99,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         off += used;
         for (size_t i = 0; i < req.attributeCount(); ++i) {
-            const std::string &v = req.attributeAt(i).value;
+            std::string v(req.attributeAt(i).value);
             check(v);
             check("REJECT Policy violation for " + v);
         }

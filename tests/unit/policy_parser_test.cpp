@@ -123,6 +123,52 @@ TEST_CASE("garbage, NUL bytes and nameless attributes are protocol errors")
     }
 }
 
+TEST_CASE("a NUL byte fails the request it is in, not a complete one before it")
+{
+    using namespace std::string_literals;
+    PolicyParser p;
+    Request r;
+    std::string first = "request=smtpd_access_policy\nsender=a@example.com\n\n"s;
+    std::string in = first + "request=smtpd_access_policy\nsender=b\0@example.com\n\n"s;
+    auto f = feed(p, r, in);
+    REQUIRE(f.result == Result::Complete);
+    CHECK(f.consumed == first.size());
+    CHECK(r.attribute("sender") == "a@example.com");
+    r.coreReset(2);
+    CHECK(feed(p, r, std::string_view(in).substr(f.consumed)).result == Result::Error);
+    CHECK(p.error() == "NUL byte in request");
+
+    // A NUL in the incomplete line after a complete one waits like any other
+    // partial line, and fails once that line is complete.
+    PolicyParser q;
+    Request s;
+    std::string partial = "sender=x\n"s + "client_address=1.2\0"s;
+    auto g = feed(q, s, partial);
+    CHECK(g.result == Result::NeedMore);
+    CHECK(g.consumed == 9);
+    CHECK(feed(q, s, partial.substr(g.consumed) + ".3.4\n"s).result == Result::Error);
+}
+
+TEST_CASE("attributes read back as views of what was sent, in order, across many requests")
+{
+    PolicyParser p;
+    Request r;
+    for (int round = 0; round < 3; ++round) {
+        std::string in;
+        size_t n = round == 1 ? 60 : 5;  // the buffer grows, then is reused
+        for (size_t i = 0; i < n; ++i)
+            in += "name" + std::to_string(i) + "=value " + std::to_string(i * round) + "\n";
+        in += "\n";
+        r.coreReset(static_cast<uint64_t>(round));
+        REQUIRE(feed(p, r, in).result == Result::Complete);
+        REQUIRE(r.attributeCount() == n);
+        for (size_t i = 0; i < n; ++i) {
+            CHECK(r.attributeAt(i).name == "name" + std::to_string(i));
+            CHECK(r.attributeAt(i).value == "value " + std::to_string(i * round));
+        }
+    }
+}
+
 TEST_CASE("an over-long line is refused even before its newline arrives")
 {
     ParserLimits limits;

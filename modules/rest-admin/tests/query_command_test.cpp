@@ -169,11 +169,14 @@ namespace {
 
 class FakeQuery : public PolicyQuery {
 public:
-    std::vector<Attribute> attrs;
+    // Copies, as the core does: the views need only live during query().
+    std::vector<std::pair<std::string, std::string>> attrs;
     QueryResult result;
     void query(std::vector<Attribute> a, std::function<void(const QueryResult &)> done) override
     {
-        attrs = std::move(a);
+        attrs.clear();
+        for (const Attribute &x : a)
+            attrs.emplace_back(x.name, x.value);
         done(result);
     }
 };
@@ -188,9 +191,9 @@ TEST_CASE("the question reaches the chain as sender and sasl_username, and failu
     handleQuery(&q, query(kReadme), [&](AdminResponse r) { got = std::move(r); });
     CHECK(got.status == 202);
     auto find = [&](const std::string &name) {
-        for (const auto &a : q.attrs)
-            if (a.name == name)
-                return a.value;
+        for (const auto &[n, value] : q.attrs)
+            if (n == name)
+                return value;
         return std::string("<absent>");
     };
     CHECK(find("request") == "smtpd_access_policy");
