@@ -159,6 +159,66 @@ def tail(text: str, lines: int = 60) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+# Sanitizer reports (scripts/test --sanitize: ASan, LeakSanitizer, UBSan). geopold writes them to
+# stderr, which the harness keeps in its log; any of them fails the test that ran geopold.
+# LeakSanitizer checks at exit, so only a geopold that exits by itself (SIGTERM, or a refused
+# start) can report a leak: the harness stops every geopold with SIGTERM, never SIGKILL first.
+_SANITIZER_RX = re.compile(
+    r"^.*(?:ERROR: (?:Address|Leak|Thread|Memory)Sanitizer|LeakSanitizer has encountered"
+    r"|^\S+:\d+:\d+: runtime error: |SUMMARY: UndefinedBehaviorSanitizer).*$", re.M)
+
+
+def sanitizer_report(text: str, max_lines: int = 120) -> str | None:
+    """The first sanitizer report in a process's output (from its first line, at most max_lines
+    of it and then its SUMMARY lines), or None."""
+    m = _SANITIZER_RX.search(text)
+    if m is None:
+        return None
+    lines = text[m.start():].splitlines()
+    out = lines[:max_lines]
+    if len(lines) > max_lines:
+        out.append(f"... ({len(lines) - max_lines} more lines)")
+        out += [line for line in lines[max_lines:] if line.startswith("SUMMARY:")]
+    return "\n".join(out)
+
+
+LSAN_SUPPRESSIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lsan.supp")
+
+
+def with_sanitizer_options(env: dict) -> dict:
+    """env with LeakSanitizer's suppressions for leaks inside system libraries (lsan.supp),
+    unless LSAN_OPTIONS names its own. No effect on a geopold built without sanitizers."""
+    opts = env.get("LSAN_OPTIONS", "")
+    if "suppressions=" not in opts:
+        env["LSAN_OPTIONS"] = ":".join(
+            o for o in (opts, f"suppressions={LSAN_SUPPRESSIONS}", "print_suppressions=0") if o)
+    return env
+
+
+def assert_no_sanitizer_report(text: str, what: str) -> None:
+    report = sanitizer_report(text)
+    if report is not None:
+        raise AssertionError(f"{what} reported a sanitizer error:\n{report}")
+
+
+def run_geopold(args, *, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Runs geopold to its end (e.g. --check-config) with the build tree's module dir, without
+    the caller's GEOIPPOLICYD_* variables; returns the CompletedProcess (text). Fails on a
+    sanitizer report in its output, whatever the exit code."""
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GEOIPPOLICYD_")}
+    env = with_sanitizer_options(dict(env))
+    cmd = [geopold_binary()] + list(args)
+    module_dir = env.get("GEOPOL_MODULE_DIR", "")
+    if module_dir and not any(a == "--module-dir" or a.startswith("--module-dir=") for a in args):
+        cmd += ["--module-dir", module_dir]
+    r = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
+                       timeout=timeout, preexec_fn=_die_with_parent)
+    assert_no_sanitizer_report(r.stdout + r.stderr,
+                               f"geopold ({' '.join(cmd)}, exit {r.returncode})")
+    return r
+
+
 def require_file(path: str, what: str) -> str:
     if not path or not os.path.exists(path):
         raise PrerequisiteMissing(f"{what} not found at {path!r}: {SETUP_HINT}")
@@ -541,11 +601,13 @@ class Geopold:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("GEOIPPOLICYD_")}
         if env:
             self.env.update(env)
+        with_sanitizer_options(self.env)
         self.proc: subprocess.Popen | None = None
         self.status: dict = {}
         self.returncode: int | None = None
         self.stop_seconds: float | None = None
         self._saved_log: str | None = None
+        self._sanitizer_reported = False
         self.write_config(config)
         if start:
             try:
@@ -682,7 +744,7 @@ class Geopold:
 
     def stop(self, timeout: float = 5.0) -> int:
         """SIGTERM and wait; SIGKILL and fail if it takes longer than timeout. Returns the
-        exit code."""
+        exit code; fails if geopold's output holds a sanitizer report (a leak shows at exit)."""
         if self.proc is None:
             raise AssertionError("geopold was never started")
         if self.proc.poll() is None:
@@ -700,7 +762,16 @@ class Geopold:
             self.stop_seconds = time.monotonic() - t0
         self.returncode = self.proc.returncode
         _unregister(self)
+        self.check_sanitizers()
         return self.returncode
+
+    def check_sanitizers(self) -> None:
+        """Fails if geopold's output so far holds a sanitizer report (ASan, LSan, UBSan)."""
+        report = sanitizer_report(self.log_text())
+        if report is not None:
+            self._sanitizer_reported = True
+            raise AssertionError(f"geopold (pid {self.pid}, exit {self.returncode}) reported a "
+                                 f"sanitizer error:\n{report}")
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -711,19 +782,36 @@ class Geopold:
                 pass
         _unregister(self)
 
+    # Time close() gives geopold after SIGTERM: the default shutdown-grace (5 s) for requests in
+    # flight, and LeakSanitizer's check at exit, with room for a loaded machine.
+    CLOSE_TIMEOUT = 20.0
+
     def close(self) -> None:
-        """Stop (kill if it will not stop), keep the log text, remove the temp dir."""
+        """Stop (SIGTERM; SIGKILL if it will not stop), keep the log text, remove the temp dir.
+        Fails if geopold did not exit 0 on that SIGTERM, or if its output holds a sanitizer
+        report (also when it had exited by itself, e.g. refusing to start)."""
+        problem = None
         try:
             if self.running():
                 try:
-                    self.stop()
-                except AssertionError:
-                    pass
+                    rc = self.stop(self.CLOSE_TIMEOUT)
+                    if rc != 0:
+                        problem = f"geopold exited with {rc} on SIGTERM, not 0"
+                except AssertionError as e:
+                    problem = str(e)
         finally:
             self.kill()
             if self._saved_log is None:
                 self._saved_log = self._read_log()
             shutil.rmtree(self.dir, ignore_errors=True)
+        if problem is None and self.proc is not None and not self._sanitizer_reported:
+            report = sanitizer_report(self._saved_log)
+            if report is not None:
+                self._sanitizer_reported = True
+                problem = (f"geopold (pid {self.pid}, exit {self.returncode}) reported a "
+                           f"sanitizer error:\n{report}")
+        if problem is not None:
+            raise AssertionError(f"{problem}\n({' '.join(getattr(self, 'cmd', []))})")
 
     def __enter__(self):
         return self

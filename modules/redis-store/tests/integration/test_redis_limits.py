@@ -172,13 +172,10 @@ class RedisLimitsTest(rh.RedisTestCase):
         self.assertEqual(d.stop(), 0)
 
     def test_check_config_refuses_bad_redis_keys(self):
-        import subprocess
         cfg = rh.geo_config(store={"port": 70000, "sentinels": ["10.0.0.1:x"]})
         g = h.Geopold(cfg, start=False)
         self.addCleanup(g.close)
-        res = subprocess.run([g.binary, "--check-config", "--config", g.config_path,
-                              "--module-dir", g.env["GEOPOL_MODULE_DIR"]],
-                             capture_output=True, text=True, env=g.env, timeout=30)
+        res = h.run_geopold(["--check-config", "--config", g.config_path], env=g.env, timeout=30)
         self.assertNotEqual(res.returncode, 0, res.stdout + res.stderr)
         out = res.stdout + res.stderr
         self.assertIn("port", out)

@@ -148,9 +148,7 @@ class ErrorsTest(h.GeopolTestCase):
         path = os.path.join(self.tmp, "bad.yaml")
         with open(path, "w") as f:
             f.write(h.to_yaml(config))
-        r = subprocess.run([h.geopold_binary(), "--check-config", "--config", path,
-                            "--module-dir", os.environ["GEOPOL_MODULE_DIR"]],
-                           capture_output=True, text=True, timeout=30)
+        r = h.run_geopold(["--check-config", "--config", path], timeout=30)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn(fragment, r.stderr)
 
