@@ -112,7 +112,7 @@ struct Started {
     {
         module = so.create();
         REQUIRE(module->configure(cfg));
-        REQUIRE_MESSAGE(cfg.errors.empty(), cfg.allErrors());
+        REQUIRE_MESSAGE(cfg.errors.empty(), cfg.errorText());
         Status s = module->start(host);
         REQUIRE_MESSAGE(s, s.message());
     }
@@ -132,7 +132,7 @@ struct Started {
 FakeConfig configFor(const std::string &uri, const char *timeout = "300ms")
 {
     FakeConfig cfg;
-    cfg.list("server-uris", {uri}).set("base-dn", "dc=example,dc=com").set("timeout", timeout);
+    cfg.setList("server-uris", {uri}).set("base-dn", "dc=example,dc=com").set("timeout", timeout);
     return cfg;
 }
 

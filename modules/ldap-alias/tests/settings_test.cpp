@@ -12,7 +12,7 @@ TEST_CASE("an empty section gives the reference's defaults")
 {
     FakeConfig cfg;
     Settings s = readSettings(cfg);
-    CHECK_MESSAGE(cfg.errors.empty(), cfg.allErrors());
+    CHECK_MESSAGE(cfg.errors.empty(), cfg.errorText());
     REQUIRE(s.servers.size() == 1);
     CHECK(s.servers[0].uri == "ldap://127.0.0.1:389/");
     CHECK(s.baseDn.empty());
@@ -36,7 +36,7 @@ TEST_CASE("an empty section gives the reference's defaults")
 TEST_CASE("every key is read")
 {
     FakeConfig cfg;
-    cfg.list("server-uris", {"ldap://10.0.0.1:389/", "ldaps://10.0.0.2:636/"})
+    cfg.setList("server-uris", {"ldap://10.0.0.1:389/", "ldaps://10.0.0.2:636/"})
         .set("base-dn", "ou=people,dc=example,dc=com")
         .set("bind-dn", "cn=reader,dc=example,dc=com")
         .set("bind-password", "secret")
@@ -57,7 +57,7 @@ TEST_CASE("every key is read")
         .set("not-found", "REJECT unknown sender")
         .set("multiple-values", "lowest");
     Settings s = readSettings(cfg);
-    CHECK_MESSAGE(cfg.errors.empty(), cfg.allErrors());
+    CHECK_MESSAGE(cfg.errors.empty(), cfg.errorText());
     REQUIRE(s.servers.size() == 2);
     CHECK(s.servers[1].kind == UriKind::Ldaps);
     CHECK(s.baseDn == "ou=people,dc=example,dc=com");
@@ -92,7 +92,7 @@ TEST_CASE("the reference's comma-separated URI variable gives several servers")
 TEST_CASE("SASL EXTERNAL")
 {
     FakeConfig cfg;
-    cfg.set("sasl-external", "true").list("server-uris", {"ldapi:///"});
+    cfg.set("sasl-external", "true").setList("server-uris", {"ldapi:///"});
     Settings s = readSettings(cfg);
     CHECK(cfg.errors.empty());
     CHECK(s.bindMode() == BindMode::SaslExternal);
@@ -127,14 +127,14 @@ TEST_CASE("bad values are reported, each naming its key")
         readSettings(cfg);
         REQUIRE(cfg.errors.size() == 1);
         CHECK(cfg.hasError(c.key));
-        CHECK(cfg.errors[0].find(c.expect) != std::string::npos);
+        CHECK(cfg.errors[0].second.find(c.expect) != std::string::npos);
     }
 }
 
 TEST_CASE("an explicitly empty server list is an error")
 {
     FakeConfig cfg;
-    cfg.list("server-uris", {});
+    cfg.setList("server-uris", {});
     readSettings(cfg);
     CHECK(cfg.hasError("server-uris"));
 }
@@ -170,7 +170,7 @@ TEST_CASE("settings that only work together")
         cfg.set("idle-pool-size", "5").set("pool-size", "4");
         readSettings(cfg);
         REQUIRE(cfg.hasError("idle-pool-size"));
-        CHECK(cfg.errors[0].find("larger than pool-size 4") != std::string::npos);
+        CHECK(cfg.errors[0].second.find("larger than pool-size 4") != std::string::npos);
     }
 }
 
@@ -192,7 +192,7 @@ TEST_CASE("not-found: an action is one line of UTF-8 without blanks around it")
         FakeConfig cfg;
         cfg.set("not-found", action);
         Settings s = readSettings(cfg);
-        CHECK_MESSAGE(cfg.errors.size() <= 1, cfg.allErrors());
+        CHECK_MESSAGE(cfg.errors.size() <= 1, cfg.errorText());
         return cfg.errors.empty() && s.notFound == action;
     };
     CHECK(accepted("DUNNO"));
@@ -220,6 +220,6 @@ TEST_CASE("not-found: invalid UTF-8 is refused, naming the key")
         readSettings(cfg);
         REQUIRE(cfg.errors.size() == 1);
         CHECK(cfg.hasError("not-found"));
-        CHECK(cfg.errors[0].find("keep, or one line") != std::string::npos);
+        CHECK(cfg.errors[0].second.find("keep, or one line") != std::string::npos);
     }
 }

@@ -44,16 +44,7 @@ public:
     }
 };
 
-struct TempDir {
-    std::string path;
-    TempDir()
-    {
-        char tmpl[] = "/tmp/geopol-limits-admin-XXXXXX";
-        REQUIRE(mkdtemp(tmpl));
-        path = tmpl;
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-};
+using testing::TempDir;
 
 std::string readFile(const std::string &path)
 {

@@ -1,15 +1,11 @@
-// fakes.hpp - stand-ins for the core in the limits unit tests: a config
-// section, a host, a resume target and an account store that counts in sets.
+// fakes.hpp - stand-ins for the core in the limits unit tests: a resume
+// target and an account store that counts in sets; the config section, the
+// host and temporary files are the modules' common ones (module_fakes.hpp).
 #pragma once
 
 #include <doctest/doctest.h>
-#include <spdlog/sinks/null_sink.h>
-#include <spdlog/spdlog.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <deque>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <set>
@@ -17,159 +13,11 @@
 #include <utility>
 #include <vector>
 
-#include "geopol/config.hpp"
-#include "geopol/host.hpp"
 #include "geopol/request.hpp"
 #include "geopol/store.hpp"
+#include "tests/support/module_fakes.hpp"
 
 namespace geopol::testing {
-
-/// A file in the temp dir with the given content, removed at scope exit.
-struct TempFile {
-    std::string path;
-    explicit TempFile(const std::string &content)
-    {
-        char tmpl[] = "/tmp/geopol-limits-XXXXXX";
-        int fd = mkstemp(tmpl);
-        REQUIRE(fd >= 0);
-        close(fd);
-        path = tmpl;
-        std::ofstream(path) << content;
-    }
-    ~TempFile() { std::remove(path.c_str()); }
-};
-
-/// A YAML section given as strings; errors are collected for the test to read.
-class FakeConfig : public ConfigSection {
-public:
-    std::map<std::string, std::string, std::less<>> values;
-    std::map<std::string, std::vector<std::string>, std::less<>> lists;
-    std::vector<std::pair<std::string, std::string>> errors;
-
-    FakeConfig &set(std::string key, std::string value)
-    {
-        values[std::move(key)] = std::move(value);
-        return *this;
-    }
-    FakeConfig &setList(std::string key, std::vector<std::string> value)
-    {
-        lists[std::move(key)] = std::move(value);
-        return *this;
-    }
-    /// All error messages joined, for CHECK(contains(...)).
-    std::string errorText() const
-    {
-        std::string s;
-        for (const auto &[k, m] : errors)
-            s += k + ": " + m + "\n";
-        return s;
-    }
-
-    std::string_view name() const override { return "test"; }
-    bool has(std::string_view key) const override { return values.count(key) || lists.count(key); }
-    std::string getString(std::string_view key, std::string_view def) override
-    {
-        auto it = values.find(key);
-        return it == values.end() ? std::string(def) : it->second;
-    }
-    int64_t getInt(std::string_view key, int64_t def, int64_t min, int64_t max) override
-    {
-        auto it = values.find(key);
-        if (it == values.end())
-            return def;
-        try {
-            size_t used = 0;
-            int64_t v = std::stoll(it->second, &used);
-            if (used == it->second.size() && v >= min && v <= max)
-                return v;
-        } catch (...) {
-        }
-        error(key, "bad number " + it->second);
-        return def;
-    }
-    double getDouble(std::string_view key, double def, double, double) override
-    {
-        auto it = values.find(key);
-        return it == values.end() ? def : std::stod(it->second);
-    }
-    bool getBool(std::string_view key, bool def) override
-    {
-        auto it = values.find(key);
-        if (it == values.end())
-            return def;
-        if (it->second == "true")
-            return true;
-        if (it->second == "false")
-            return false;
-        error(key, "bad bool " + it->second);
-        return def;
-    }
-    std::vector<std::string> getStringList(std::string_view key) override
-    {
-        auto it = lists.find(key);
-        return it == lists.end() ? std::vector<std::string>{} : it->second;
-    }
-    std::string getPath(std::string_view key, std::string_view def) override
-    {
-        return getString(key, def);
-    }
-    int64_t getDurationMs(std::string_view key, int64_t defMs, int64_t minMs,
-                          int64_t maxMs) override
-    {
-        auto it = values.find(key);
-        if (it == values.end())
-            return defMs;
-        std::string s = it->second;
-        int64_t scale = 1000;
-        if (s.size() > 2 && s.substr(s.size() - 2) == "ms") {
-            scale = 1;
-            s.resize(s.size() - 2);
-        } else if (!s.empty() && s.back() == 's') {
-            s.pop_back();
-        }
-        int64_t v = std::stoll(s) * scale;
-        if (v < minMs || v > maxMs) {
-            error(key, "duration out of range");
-            return defMs;
-        }
-        return v;
-    }
-    std::string getJson(std::string_view) override { return {}; }
-    void error(std::string_view key, std::string_view message) override
-    {
-        errors.emplace_back(std::string(key), std::string(message));
-    }
-};
-
-/// Lends a logger (discarding output, at a chosen level) and a service registry.
-class FakeHost : public Host {
-public:
-    explicit FakeHost(uv_loop_t *loop = nullptr,
-                      spdlog::level::level_enum level = spdlog::level::info)
-        : loop_(loop),
-          logger_(std::make_shared<spdlog::logger>("test",
-                                                   std::make_shared<spdlog::sinks::null_sink_mt>()))
-    {
-        logger_->set_level(level);
-    }
-    using Host::find;  // keep find<T>() visible next to the override
-    uv_loop_t *loop() override { return loop_; }
-    std::shared_ptr<spdlog::logger> logger() override { return logger_; }
-    void provide(std::string_view service, void *impl) override
-    {
-        services_[std::string(service)] = impl;
-    }
-    void *find(std::string_view service) override
-    {
-        auto it = services_.find(std::string(service));
-        return it == services_.end() ? nullptr : it->second;
-    }
-
-private:
-    uv_loop_t *loop_;
-    std::shared_ptr<spdlog::logger> logger_;
-    std::map<std::string, void *> services_;
-};
 
 /// Plays the core's part for one Request: records every resume call.
 class TestResumeTarget : public ResumeTarget {

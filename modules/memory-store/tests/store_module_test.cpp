@@ -30,16 +30,9 @@ Observation obs(std::string_view account, std::string_view ip, std::string_view 
     return o;
 }
 
-// A loop that must end with every handle closed.
-struct Loop {
-    uv_loop_t loop;
-    Loop() { REQUIRE(uv_loop_init(&loop) == 0); }
-    ~Loop()
-    {
-        uv_run(&loop, UV_RUN_DEFAULT);  // close callbacks, background snapshots
-        CHECK(uv_loop_close(&loop) == 0);
-    }
-};
+// A loop that must end with every handle closed (close callbacks and
+// background snapshots run in its destructor).
+using testing::Loop;
 
 // One configured and started module instance.
 struct Instance {
@@ -76,7 +69,7 @@ struct Instance {
 TEST_CASE("the module provides itself as the store and handles no requests")
 {
     Loop l;
-    Instance m(&l.loop, "");
+    Instance m(l.get(), "");
     REQUIRE(m.start());
     CHECK(m.module.provides() == "store");
     CHECK_FALSE(m.module.handlesRequests());
@@ -87,7 +80,7 @@ TEST_CASE("the module provides itself as the store and handles no requests")
 TEST_CASE("the defaults are ttl 3600, no permanent blocks and 100000 accounts")
 {
     Loop l;
-    Instance m(&l.loop, "");
+    Instance m(l.get(), "");
     REQUIRE(m.start());
     StoreOptions o = m.module.store()->options();
     CHECK(o.ttlSeconds == 3600);
@@ -120,7 +113,7 @@ TEST_CASE("a stopped module leaves a state file that the next start loads")
     std::string path = dir.file("state.json");
     {
         Loop l;
-        Instance first(&l.loop, path);
+        Instance first(l.get(), path);
         REQUIRE(first.start());
         first.record("alice@example.com", "8.8.8.8");
         first.store()->block("alice@example.com", [](const StoreResult &) {});
@@ -128,7 +121,7 @@ TEST_CASE("a stopped module leaves a state file that the next start loads")
     }
     REQUIRE(std::filesystem::exists(path));
     Loop l;
-    Instance second(&l.loop, path);
+    Instance second(l.get(), path);
     REQUIRE(second.start());
     StoreResult r = second.inspect("alice@example.com");
     CHECK(r.found);
@@ -142,12 +135,12 @@ TEST_CASE("a reloaded instance adopts the running state instead of re-reading th
     testing::TempDir dir;
     std::string path = dir.file("state.json");
     Loop l;
-    Instance old(&l.loop, path);
+    Instance old(l.get(), path);
     REQUIRE(old.start());
     old.record("alice@example.com", "8.8.8.8");
     REQUIRE_FALSE(std::filesystem::exists(path));  // nothing written yet
 
-    Instance fresh(&l.loop, path);
+    Instance fresh(l.get(), path);
     fresh.cfg.set("ttl", "7200");
     REQUIRE(fresh.start());
     CHECK(fresh.inspect("alice@example.com").state.foreignIps == 1);
@@ -167,7 +160,7 @@ TEST_CASE("a missing state directory is created")
     testing::TempDir dir;
     std::string path = dir.file("sub/dir/state.json");
     Loop l;
-    Instance m(&l.loop, path);
+    Instance m(l.get(), path);
     REQUIRE(m.start());
     CHECK(std::filesystem::is_directory(dir.file("sub/dir")));
     CHECK(m.module.persistent());
@@ -182,7 +175,7 @@ TEST_CASE("a state directory that cannot be created turns persistence off and th
     std::ofstream(dir.file("plain-file")) << "x";
     std::string path = dir.file("plain-file/sub/state.json");  // a file is in the way
     Loop l;
-    Instance m(&l.loop, path);
+    Instance m(l.get(), path);
     REQUIRE(m.start());
     CHECK_FALSE(m.module.persistent());
     m.record("a@x", "8.8.8.8");
@@ -196,7 +189,7 @@ TEST_CASE("a corrupt state file refuses to start, naming the file and the fix")
     std::string path = dir.file("state.json");
     std::ofstream(path) << "{\"format\":\"geopol-memory-store\",";
     Loop l;
-    Instance m(&l.loop, path);
+    Instance m(l.get(), path);
     Status s = m.start();
     CHECK_FALSE(s);
     CHECK(contains(s.message(), path));
@@ -211,7 +204,7 @@ TEST_CASE("periodic snapshots are written in the background while the loop runs"
     testing::TempDir dir;
     std::string path = dir.file("state.json");
     Loop l;
-    Instance m(&l.loop, path);
+    Instance m(l.get(), path);
     m.cfg.set("snapshot-interval", "1s");
     REQUIRE(m.start());
     m.record("a@x", "8.8.8.8");
@@ -223,7 +216,7 @@ TEST_CASE("periodic snapshots are written in the background while the loop runs"
         int ticks = 0;
     } watch{path};
     uv_timer_t poll;
-    uv_timer_init(&l.loop, &poll);
+    uv_timer_init(l.get(), &poll);
     poll.data = &watch;
     uv_timer_start(
         &poll,
@@ -233,7 +226,7 @@ TEST_CASE("periodic snapshots are written in the background while the loop runs"
                 uv_timer_stop(t);
         },
         50, 50);
-    uv_run(&l.loop, UV_RUN_DEFAULT);
+    uv_run(l.get(), UV_RUN_DEFAULT);
     uv_close(reinterpret_cast<uv_handle_t *>(&poll), nullptr);
     CHECK(std::filesystem::exists(path));
     m.module.stop();
@@ -242,7 +235,7 @@ TEST_CASE("periodic snapshots are written in the background while the loop runs"
 TEST_CASE("a stopped instance still serves requests that were in flight")
 {
     Loop l;
-    Instance m(&l.loop, "");
+    Instance m(l.get(), "");
     REQUIRE(m.start());
     m.record("a@x", "8.8.8.8");
     m.module.stop();
@@ -270,7 +263,7 @@ TEST_CASE("the module adds its metrics to the chain's metrics service")
         std::vector<std::string> problems() override { return {}; }
     } metrics;
     Loop l;
-    Instance m(&l.loop, "");
+    Instance m(l.get(), "");
     m.host.provide("metrics", static_cast<Metrics *>(&metrics));
     REQUIRE(m.start());
     m.record("a@x", "8.8.8.8");

@@ -1,5 +1,6 @@
 // redis_server.hpp - real redis-server processes for the server tests, a
-// blocking client to look at what the store wrote, and a uv loop driver.
+// blocking client to look at what the store wrote, and a store call driven
+// on a test loop (testing::Loop, tests/support/module_fakes.hpp).
 //
 // Each server runs on a free loopback port in its own temp dir and is killed
 // by PID when the test ends (or when the test process dies: PDEATHSIG). A
@@ -251,71 +252,16 @@ private:
     pid_t pid_ = -1;
 };
 
-/// A private uv loop that the test turns by hand. Its destructor fails the
-/// test if any handle is still open after a bounded drain.
-class Loop {
-public:
-    Loop() { uv_loop_init(&loop_); }
-    ~Loop()
-    {
-        drain();
-        int rc = uv_loop_close(&loop_);
-        CHECK_MESSAGE(rc == 0, "the loop still has open handles at the end of the test");
-    }
-    Loop(const Loop &) = delete;
-    Loop &operator=(const Loop &) = delete;
-
-    uv_loop_t *get() { return &loop_; }
-
-    /// Turns the loop until `done()` or `timeoutMs` has passed; returns done().
-    bool runUntil(const std::function<bool()> &done, int timeoutMs = 5000)
-    {
-        uv_timer_t tick;
-        uv_timer_init(&loop_, &tick);
-        uv_timer_start(
-            &tick, [](uv_timer_t *) {}, 5, 5);  // run(ONCE) returns at least this often
-        auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
-        while (!done() && std::chrono::steady_clock::now() < end)
-            uv_run(&loop_, UV_RUN_ONCE);
-        uv_close(reinterpret_cast<uv_handle_t *>(&tick), nullptr);
-        uv_run(&loop_, UV_RUN_NOWAIT);
-        return done();
-    }
-
-    /// Turns the loop for `ms` milliseconds.
-    void runFor(int ms)
-    {
-        runUntil([] { return false; }, ms);
-    }
-
-    /// Runs until no handle is left (bounded: 5 s).
-    void drain()
-    {
-        uv_timer_t tick;  // unref'd: wakes the loop without keeping it alive
-        uv_timer_init(&loop_, &tick);
-        uv_timer_start(
-            &tick, [](uv_timer_t *) {}, 5, 5);
-        uv_unref(reinterpret_cast<uv_handle_t *>(&tick));
-        auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-        while (uv_loop_alive(&loop_) && std::chrono::steady_clock::now() < end)
-            uv_run(&loop_, UV_RUN_ONCE);
-        uv_close(reinterpret_cast<uv_handle_t *>(&tick), nullptr);
-        uv_run(&loop_, UV_RUN_NOWAIT);
-    }
-
-    /// Starts an async store call and turns the loop until it completes.
-    StoreResult call(const std::function<void(StoreDone)> &start, int timeoutMs = 5000)
-    {
-        uv_update_time(&loop_);  // the test may have slept with the loop idle
-        auto result = std::make_shared<std::optional<StoreResult>>();
-        start([result](const StoreResult &r) { *result = r; });
-        REQUIRE_MESSAGE(runUntil([&] { return result->has_value(); }, timeoutMs),
-                        "the store did not call back within ", timeoutMs, " ms");
-        return **result;
-    }
-
-private:
-    uv_loop_t loop_;
-};
+/// Starts an async store call on `loop` and turns it until the call completes.
+inline StoreResult callStore(Loop &loop, const std::function<void(StoreDone)> &start,
+                             int timeoutMs = 5000)
+{
+    uv_update_time(loop.get());  // the test may have slept with the loop idle
+    auto result = std::make_shared<std::optional<StoreResult>>();
+    start([result](const StoreResult &r) { *result = r; });
+    REQUIRE_MESSAGE(loop.runUntil([&] { return result->has_value(); }, timeoutMs),
+                    "the store did not call back within ", timeoutMs, " ms");
+    return **result;
+}
 
 }  // namespace geopol::testing

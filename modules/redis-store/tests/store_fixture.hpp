@@ -64,19 +64,19 @@ public:
         obs.country = country;
         obs.home = home;
         obs.wantLists = lists;
-        return loop_.call([&](StoreDone d) { module_.record(obs, std::move(d)); });
+        return callStore(loop_, [&](StoreDone d) { module_.record(obs, std::move(d)); });
     }
     StoreResult block(std::string_view account)
     {
-        return loop_.call([&](StoreDone d) { module_.block(account, std::move(d)); });
+        return callStore(loop_, [&](StoreDone d) { module_.block(account, std::move(d)); });
     }
     StoreResult unlock(std::string_view account)
     {
-        return loop_.call([&](StoreDone d) { module_.unlock(account, std::move(d)); });
+        return callStore(loop_, [&](StoreDone d) { module_.unlock(account, std::move(d)); });
     }
     StoreResult inspect(std::string_view account)
     {
-        return loop_.call([&](StoreDone d) { module_.inspect(account, std::move(d)); });
+        return callStore(loop_, [&](StoreDone d) { module_.inspect(account, std::move(d)); });
     }
 
 private:

@@ -6,7 +6,7 @@
 #include "fakes.hpp"
 
 using namespace geopol::rest_admin;
-using geopol::rest_admin::testing::FakeConfig;
+using geopol::testing::FakeConfig;
 
 TEST_CASE("the defaults are the reference's: 127.0.0.1:8080, no auth, no TLS")
 {
