@@ -81,9 +81,10 @@ void Connection::onRead(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
     if (n == 0 || c->closing_)
         return;
-    c->pending_.append(buf->base, static_cast<size_t>(n));
+    std::string_view fresh(buf->base, static_cast<size_t>(n));
     c->lastActivityMs_ = uv_now(c->server_.loop());
     if (c->run_->busy()) {
+        c->pending_.append(fresh);
         // Postfix waits for each reply; a client that keeps sending while a
         // request is in flight is bounded like any other request.
         if (c->pending_.size() - c->pendingOff_ > c->settings_->parser.maxRequestSize * 2) {
@@ -92,23 +93,38 @@ void Connection::onRead(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         }
         return;
     }
-    c->processInput();
+    if (c->pendingOff_ < c->pending_.size()) {
+        c->pending_.append(fresh);  // the rest of a line or request read earlier
+        c->processInput();
+    } else {
+        c->processInput(fresh);  // the usual case: whole requests, parsed in place
+    }
 }
 
-void Connection::processInput()
+void Connection::processInput(std::string_view fresh)
 {
+    // The bytes come from `fresh` (the loop's shared read buffer, when
+    // nothing was pending: no copy) or else from pending_. The parser copies
+    // what a request keeps, so only bytes it has not consumed yet (a partial
+    // line, or requests pipelined behind one in flight) are saved.
+    bool direct = !fresh.empty();
+    auto input = [&]() -> std::string_view {
+        return direct ? fresh : std::string_view(pending_).substr(pendingOff_);
+    };
     parsing_ = true;
     Request &req = run_->request();
-    while (!closing_ && !run_->busy() && pendingOff_ < pending_.size()) {
+    while (!closing_ && !run_->busy() && !input().empty()) {
         if (!parser_.inRequest()) {
             settings_ = server_.settings();  // a reload applies between requests
             parser_.setLimits(settings_->parser);
             req.coreReset(server_.nextRequestId());
         }
         size_t used = 0;
-        std::string_view data(pending_.data() + pendingOff_, pending_.size() - pendingOff_);
-        PolicyParser::Result r = parser_.feed(data, used, req);
-        pendingOff_ += used;
+        PolicyParser::Result r = parser_.feed(input(), used, req);
+        if (direct)
+            fresh.remove_prefix(used);
+        else
+            pendingOff_ += used;
         if (r == PolicyParser::Result::Error) {
             server_.stats().protocolErrors.bump();
             uint64_t skipped = 0;
@@ -126,6 +142,8 @@ void Connection::processInput()
             break;
         run_->begin(server_.chain(), settings_);  // may answer before it returns
     }
+    if (direct && !fresh.empty() && !closing_)
+        pending_.append(fresh);  // pending_ was empty: the read buffer is reused next read
     parsing_ = false;
     if (closing_)
         return;

@@ -43,7 +43,7 @@ private:
     static void onWrite(uv_write_t *w, int status);
     static void onClosed(uv_handle_t *h);
 
-    void processInput();
+    void processInput(std::string_view fresh = {});
     void requestFinished(std::string_view action);
     void flush();
     void armTimer();
