@@ -245,6 +245,10 @@ void Daemon::installCoreServices(Worker &worker, Chain &chain)
 
 int Daemon::run()
 {
+    // Before any module starts: a library writing to a socket its peer has
+    // closed (libldap's unbind while a refused start stops the chain, ...)
+    // must get EPIPE, not end the process.
+    signal(SIGPIPE, SIG_IGN);
     std::vector<std::string> errors;
     startedMs_ = uv_now(&loop_);
     mainQueue_ = std::make_unique<LoopQueue>(&loop_);
@@ -320,7 +324,6 @@ int Daemon::run()
     coreLog()->info("geopold {} serving with {} worker{}; chain: {}", GEOPOL_VERSION, n,
                     n == 1 ? "" : "s", joined(moduleNames_, " -> "));
 
-    signal(SIGPIPE, SIG_IGN);
     uv_signal_init(&loop_, &sighup_);
     uv_signal_init(&loop_, &sigterm_);
     uv_signal_init(&loop_, &sigint_);
