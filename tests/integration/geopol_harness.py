@@ -124,12 +124,23 @@ def _die_with_parent() -> None:
 # Small helpers
 
 
+_handed_out: set = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free a moment ago (bind to port 0 and give it back)."""
+    """A TCP port that was free a moment ago (bind to port 0 and give it back).
+
+    Never the same port twice in one test process: the kernel may offer a
+    port it just gave back, and a test that asks for two ports (geopold's
+    listener and rest-admin's, say) must not get one port for both."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    while True:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.02, what: str = "condition"):
