@@ -4,11 +4,16 @@
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <tuple>
 
 namespace geopol::geoip {
 
@@ -78,23 +83,103 @@ std::string openFix(int status)
     }
 }
 
+// Which file a mapping is of: the path it was opened by, and the file that
+// path named then. A file renamed over it has another inode; one rewritten in
+// place (which the README warns against) another size or mtime.
+struct MappingKey {
+    std::string path;
+    dev_t device = 0;
+    ino_t inode = 0;
+    off_t size = 0;
+    time_t mtimeSec = 0;
+    long mtimeNsec = 0;
+
+    bool operator==(const MappingKey &o) const
+    {
+        return std::tie(path, device, inode, size, mtimeSec, mtimeNsec) ==
+               std::tie(o.path, o.device, o.inode, o.size, o.mtimeSec, o.mtimeNsec);
+    }
+    bool operator<(const MappingKey &o) const
+    {
+        return std::tie(path, device, inode, size, mtimeSec, mtimeNsec) <
+               std::tie(o.path, o.device, o.inode, o.size, o.mtimeSec, o.mtimeNsec);
+    }
+};
+
+/// The key of the file at `path` now; nullopt when stat() fails (MMDB_open
+/// then fails too, and says why).
+std::optional<MappingKey> identify(const std::string &path)
+{
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+        return std::nullopt;
+    return MappingKey{path,       st.st_dev,         st.st_ino,
+                      st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+}
+
+/// The process's open mappings. Weak: a mapping is closed when its last
+/// GeoDatabase lets go, not when the registry does; expired entries are
+/// dropped by the next open(). Lives as long as the process (the module is
+/// loaded with RTLD_NODELETE), and the deleter never touches it.
+struct Registry {
+    std::mutex mutex;
+    std::map<MappingKey, std::weak_ptr<const MMDB_s>> mappings;
+};
+
+Registry &registry()
+{
+    static Registry instance;
+    return instance;
+}
+
+void closeMapping(MMDB_s *mmdb)
+{
+    MMDB_close(mmdb);
+    delete mmdb;
+}
+
 }  // namespace
 
 Status GeoDatabase::open(const std::string &path)
 {
     close();
-    errno = 0;
-    int status = MMDB_open(path.c_str(), MMDB_MODE_MMAP, &mmdb_);
-    int err = errno;
-    if (status != MMDB_SUCCESS) {
-        // errno only means something when libmaxminddb failed in open/fstat/mmap.
-        std::string reason = MMDB_strerror(status);
-        if ((status == MMDB_FILE_OPEN_ERROR || status == MMDB_IO_ERROR) && err != 0)
-            reason += fmt::format(" ({})", std::strerror(err));
-        return Status::error(
-            fmt::format("cannot open GeoIP database {}: {}; {}", path, reason, openFix(status)));
+
+    Registry &reg = registry();
+    // Held across MMDB_open too: workers start their chains together, and
+    // the later ones should find the first one's mapping rather than each
+    // map the file and race to register it. Opening reads only the metadata.
+    std::lock_guard<std::mutex> lock(reg.mutex);
+    for (auto it = reg.mappings.begin(); it != reg.mappings.end();)
+        it = it->second.expired() ? reg.mappings.erase(it) : std::next(it);
+
+    std::optional<MappingKey> key = identify(path);
+    if (key) {
+        auto found = reg.mappings.find(*key);
+        if (found != reg.mappings.end())
+            mmdb_ = found->second.lock();
     }
-    open_ = true;
+
+    if (!mmdb_) {
+        auto fresh = std::make_unique<MMDB_s>();
+        errno = 0;
+        int status = MMDB_open(path.c_str(), MMDB_MODE_MMAP, fresh.get());
+        int err = errno;
+        if (status != MMDB_SUCCESS) {
+            // errno only means something when libmaxminddb failed in open/fstat/mmap.
+            std::string reason = MMDB_strerror(status);
+            if ((status == MMDB_FILE_OPEN_ERROR || status == MMDB_IO_ERROR) && err != 0)
+                reason += fmt::format(" ({})", std::strerror(err));
+            return Status::error(fmt::format("cannot open GeoIP database {}: {}; {}", path, reason,
+                                             openFix(status)));
+        }
+        // Should the constructor throw, it calls closeMapping itself.
+        mmdb_ = std::shared_ptr<const MMDB_s>(fresh.release(), closeMapping);
+        // Shared only if the file did not change while it was being mapped:
+        // otherwise the key might name a file other than the one mapped.
+        if (key && identify(path) == key)
+            reg.mappings[*key] = mmdb_;
+    }
+
     path_ = path;
     cache_.reset(new DecodedRecord[kCacheSlots]);  // value-initialised: all slots empty
     return Status::ok();
@@ -102,24 +187,31 @@ Status GeoDatabase::open(const std::string &path)
 
 void GeoDatabase::close()
 {
-    if (!open_)
+    if (!mmdb_)
         return;
-    MMDB_close(&mmdb_);
-    mmdb_ = MMDB_s{};
-    open_ = false;
+    mmdb_.reset();  // unmapped here if no other GeoDatabase shares it
     cache_.reset();
+}
+
+size_t GeoDatabase::sharedMappings()
+{
+    Registry &reg = registry();
+    std::lock_guard<std::mutex> lock(reg.mutex);
+    return static_cast<size_t>(
+        std::count_if(reg.mappings.begin(), reg.mappings.end(),
+                      [](const auto &entry) { return !entry.second.expired(); }));
 }
 
 std::string_view GeoDatabase::type() const
 {
-    if (!open_ || mmdb_.metadata.database_type == nullptr)
+    if (!mmdb_ || mmdb_->metadata.database_type == nullptr)
         return {};
-    return mmdb_.metadata.database_type;
+    return mmdb_->metadata.database_type;
 }
 
 uint64_t GeoDatabase::buildEpoch() const
 {
-    return open_ ? mmdb_.metadata.build_epoch : 0;
+    return mmdb_ ? mmdb_->metadata.build_epoch : 0;
 }
 
 std::string GeoDatabase::buildDate() const
@@ -134,7 +226,7 @@ std::string GeoDatabase::buildDate() const
 
 int GeoDatabase::ipVersion() const
 {
-    return open_ ? mmdb_.metadata.ip_version : 0;
+    return mmdb_ ? mmdb_->metadata.ip_version : 0;
 }
 
 LookupResult GeoDatabase::lookup(const IpAddress &addr, Facts &facts) const
@@ -147,7 +239,7 @@ LookupResult GeoDatabase::lookup(const IpAddress &addr, Facts &facts) const
     facts.accuracyRadiusKm = 0;
 
     LookupResult result;
-    if (!open_) {
+    if (!mmdb_) {
         result.status = LookupStatus::Error;
         result.error = "no GeoIP database is open";
         return result;
@@ -170,7 +262,7 @@ LookupResult GeoDatabase::lookup(const IpAddress &addr, Facts &facts) const
     }
 
     int mmdbError = MMDB_SUCCESS;
-    MMDB_lookup_result_s found = MMDB_lookup_sockaddr(&mmdb_, sa, &mmdbError);
+    MMDB_lookup_result_s found = MMDB_lookup_sockaddr(mmdb_.get(), sa, &mmdbError);
     if (mmdbError != MMDB_SUCCESS) {
         result.status = LookupStatus::Error;
         result.error = MMDB_strerror(mmdbError);

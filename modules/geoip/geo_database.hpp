@@ -1,12 +1,20 @@
 // geo_database.hpp - one mmapped MaxMind DB (GeoLite2/GeoIP2 City or Country)
 // and the lookup that turns a client address into geoip's facts.
 //
+// The mapping (MMDB_s) is shared by every GeoDatabase in the process that
+// opens the same unchanged file: with server.workers: N each worker's chain
+// has its own geoip instance, and N mappings of GeoLite2-City would count its
+// pages N times in the RSS. Only the read-only MMDB_s is shared (libmaxminddb
+// lookups on it are thread-safe); the decoded-record cache stays each
+// object's own, so lookups take no lock.
+//
 // Kept apart from the Module wrapper so that unit tests and benchmarks can use
 // it without a Host or a configuration.
 #pragma once
 
 #include <maxminddb.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -39,19 +47,25 @@ public:
     GeoDatabase() = default;
     ~GeoDatabase() { close(); }
 
-    // MMDB_entry_s values point back at mmdb_, so the object must stay put.
+    // MMDB_entry_s values point back at the MMDB_s, which mmdb_ keeps alive
+    // and in place on the heap. No copies: the record cache is this object's.
     GeoDatabase(const GeoDatabase &) = delete;
     GeoDatabase &operator=(const GeoDatabase &) = delete;
 
-    /// Maps the database at `path` (MMDB_MODE_MMAP). An error names the path,
-    /// libmaxminddb's reason and what to do about it. A database that is
-    /// already open is closed first.
+    /// Maps the database at `path` (MMDB_MODE_MMAP), or shares the mapping
+    /// another GeoDatabase in this process holds of the same file: same path,
+    /// and the same device, inode, size and mtime. A file replaced since
+    /// (geoipupdate renames a new one over it) is mapped afresh, and so is
+    /// checked afresh. An error names the path, libmaxminddb's reason and what
+    /// to do about it. A database that is already open is closed first.
+    /// Thread-safe: worker threads start their chains at the same time.
     Status open(const std::string &path);
 
-    /// Unmaps the database; harmless when nothing is open.
+    /// Lets go of the mapping, which is unmapped when no other GeoDatabase
+    /// shares it; harmless when nothing is open.
     void close();
 
-    bool isOpen() const { return open_; }
+    bool isOpen() const { return mmdb_ != nullptr; }
     const std::string &path() const { return path_; }
 
     /// Metadata: "GeoLite2-City", "GeoIP2-Country", ...; empty when closed.
@@ -72,7 +86,8 @@ public:
     /// private and reserved ones.
     ///
     /// Not thread-safe: each chain instance (one per worker) owns its own
-    /// GeoDatabase, and the record cache below is that instance's.
+    /// GeoDatabase, and the record cache below is that instance's. (The
+    /// shared mapping is only read, which libmaxminddb allows from any thread.)
     LookupResult lookup(const IpAddress &addr, Facts &facts) const;
 
     /// Lookups answered from the decoded-record cache, and all lookups that
@@ -81,6 +96,12 @@ public:
     uint64_t recordsFound() const { return recordsFound_; }
     /// Forgets every decoded record (open() starts empty too); for tests.
     void clearCache() const;
+
+    /// Identifies the mapping (the shared MMDB_s); equal for two GeoDatabases
+    /// that share one, nullptr when closed. For tests.
+    const void *mappingId() const { return mmdb_.get(); }
+    /// Mappings open in this process that a later open() could share. For tests.
+    static size_t sharedMappings();
 
 private:
     /// What lookup() takes from one data record, decoded once. Many networks
@@ -105,8 +126,7 @@ private:
     LookupResult decode(MMDB_entry_s entry, Facts &facts) const;
     void remember(uint32_t offset, const LookupResult &result, const Facts &facts) const;
 
-    MMDB_s mmdb_{};
-    bool open_ = false;
+    std::shared_ptr<const MMDB_s> mmdb_;  ///< closed by its deleter, after the last user
     std::string path_;
     mutable std::unique_ptr<DecodedRecord[]> cache_;
     mutable uint64_t cacheHits_ = 0;

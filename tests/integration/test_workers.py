@@ -5,6 +5,7 @@ What an admin checks: every connection is answered whichever worker takes it, an
 counts are one account's counts across workers, reload and shutdown still work.
 """
 
+import os
 import threading
 
 import geopol_harness as h
@@ -48,6 +49,26 @@ class WorkersTest(h.GeopolTestCase):
         for c in clients[1:6]:
             self.assertEqual(c.policy_request(sender="shared@example.com", client_address=US),
                              REJECT, "blocked on every worker")
+
+    def test_the_workers_share_one_mapping_of_the_database(self):
+        # Each worker's chain has its own geoip instance, but the file is mapped once: N
+        # mappings would count GeoLite2-City's pages N times in the RSS.
+        def mappings(pid):
+            path = os.path.realpath(h.geolite_city())
+            with open(f"/proc/{pid}/maps") as f:
+                # address perms offset dev inode path
+                return sum(1 for line in f
+                           if len(fields := line.rstrip("\n").split(maxsplit=5)) == 6
+                           and fields[5] == path)
+
+        d = self.start_geopold(config())
+        c = self.connect(d)
+        self.assertEqual(c.policy_request(sender="a@example.com", client_address=US), "DUNNO")
+        self.assertEqual(mappings(d.pid), 1)
+        # The reloaded chain shares the unchanged file's mapping too.
+        self.assertEqual(d.reload(config()).get("reloads"), 1)
+        self.assertEqual(c.policy_request(sender="a@example.com", client_address=GB), "DUNNO")
+        self.assertEqual(mappings(d.pid), 1)
 
     def test_concurrent_requests_for_one_account_are_counted_exactly(self):
         d = self.start_geopold(config(max_countries=100))

@@ -5,9 +5,13 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_data.hpp"
@@ -354,4 +358,186 @@ TEST_CASE("cached answers equal freshly decoded ones across thousands of public 
     CHECK(mismatches == 0);
     // The second pass must mostly hit: a cache that never answers proves nothing.
     CHECK(db.cacheHits() > db.recordsFound() / 3);
+}
+
+TEST_CASE("two databases opened on the same file share one mapping and keep their own caches")
+{
+    size_t before = GeoDatabase::sharedMappings();
+    GeoDatabase a, b;
+    mustOpen(a, cityDb());
+    mustOpen(b, cityDb());
+    REQUIRE(a.mappingId() != nullptr);
+    CHECK(a.mappingId() == b.mappingId());
+    CHECK(GeoDatabase::sharedMappings() == before + 1);
+
+    Facts fa, fb;
+    CHECK(lookup(a, "8.8.8.8", fa).status == LookupStatus::Located);
+    CHECK(lookup(b, "81.2.69.142", fb).status == LookupStatus::Located);
+    CHECK(fa.country == "US");
+    CHECK(fb.country == "GB");
+    // Each cache is its own: b has not seen 8.8.8.8's record yet.
+    uint64_t hits = b.cacheHits();
+    CHECK(lookup(b, "8.8.8.8", fb).status == LookupStatus::Located);
+    CHECK(b.cacheHits() == hits);
+
+    // Closing one leaves the other working on the same mapping.
+    const void *id = b.mappingId();
+    a.close();
+    CHECK(a.mappingId() == nullptr);
+    CHECK(b.mappingId() == id);
+    for (const Fixture &f : kFixtures) {
+        CAPTURE(f.ip);
+        Facts facts;
+        CHECK(lookup(b, f.ip, facts).status == LookupStatus::Located);
+        CHECK(facts.country == f.country);
+    }
+    CHECK(GeoDatabase::sharedMappings() == before + 1);
+    b.close();
+    CHECK(GeoDatabase::sharedMappings() == before);
+
+    // Another file is another mapping.
+    GeoDatabase city, country;
+    mustOpen(city, cityDb());
+    mustOpen(country, countryDb());
+    CHECK(city.mappingId() != country.mappingId());
+}
+
+namespace {
+
+// A private folder, removed with what is left in it when the test ends.
+struct TempDir {
+    std::string path;
+    TempDir()
+    {
+        const char *tmp = std::getenv("TMPDIR");
+        path = std::string(tmp && *tmp ? tmp : "/tmp") + "/geoip-test-XXXXXX";
+        REQUIRE(::mkdtemp(path.data()) != nullptr);
+    }
+    ~TempDir()
+    {
+        for (const char *name : {"GeoLite2-City.mmdb", "GeoLite2-City.mmdb.new"})
+            std::remove((path + "/" + name).c_str());
+        ::rmdir(path.c_str());
+    }
+};
+
+void copyFile(const std::string &from, const std::string &to)
+{
+    std::ifstream in(from, std::ios::binary);
+    std::ofstream out(to, std::ios::binary | std::ios::trunc);
+    out << in.rdbuf();
+    bool copied = in.is_open() && out.flush().good();
+    REQUIRE_MESSAGE(copied, "cannot copy " << from << " to " << to);
+}
+
+}  // namespace
+
+TEST_CASE("a file renamed over the database is mapped afresh; the old mapping keeps serving")
+{
+    TempDir dir;
+    std::string path = dir.path + "/GeoLite2-City.mmdb";
+    copyFile(cityDb(), path);
+
+    GeoDatabase old;
+    mustOpen(old, path);
+    REQUIRE(old.type() == "GeoLite2-City");
+    {
+        // Unchanged: shared.
+        GeoDatabase again;
+        mustOpen(again, path);
+        CHECK(again.mappingId() == old.mappingId());
+    }
+
+    // As geoipupdate does it: a new file, renamed over the old one.
+    copyFile(countryDb(), path + ".new");
+    REQUIRE(std::rename((path + ".new").c_str(), path.c_str()) == 0);
+
+    GeoDatabase fresh;
+    mustOpen(fresh, path);
+    CHECK(fresh.mappingId() != old.mappingId());
+    CHECK(fresh.type() == "GeoLite2-Country");
+    CHECK(old.type() == "GeoLite2-City");
+    Facts facts;
+    CHECK(lookup(fresh, "81.2.69.142", facts).status == LookupStatus::Located);
+    CHECK(facts.country == "GB");
+    CHECK_FALSE(facts.hasLocation);
+    CHECK(lookup(old, "81.2.69.142", facts).status == LookupStatus::Located);
+    CHECK(facts.country == "GB");
+    CHECK(facts.hasLocation);
+
+    // The next open shares the new mapping, not the old one.
+    GeoDatabase next;
+    mustOpen(next, path);
+    CHECK(next.mappingId() == fresh.mappingId());
+
+    // A damaged file renamed over it is refused, as on a first open; the
+    // databases already open keep answering.
+    {
+        std::ofstream out(path + ".new", std::ios::binary | std::ios::trunc);
+        out << std::string(4096, 'x');
+    }
+    REQUIRE(std::rename((path + ".new").c_str(), path.c_str()) == 0);
+    GeoDatabase broken;
+    geopol::Status s = broken.open(path);
+    REQUIRE_FALSE(s);
+    CHECK(s.message().find(path) != std::string::npos);
+    CHECK(s.message().find("MaxMind DB") != std::string::npos);
+    CHECK_FALSE(broken.isOpen());
+    CHECK(lookup(old, "8.8.8.8", facts).status == LookupStatus::Located);
+    CHECK(lookup(fresh, "8.8.8.8", facts).status == LookupStatus::Located);
+    CHECK(facts.country == "US");
+}
+
+TEST_CASE("opening, looking up and closing from many threads at once is safe")
+{
+    const std::string path = cityDb();
+    // One database kept open throughout, so the threads mostly share its
+    // mapping, and closing theirs never unmaps it under them.
+    GeoDatabase keeper;
+    mustOpen(keeper, path);
+    constexpr int kThreads = 8, kRounds = 50;
+    std::atomic<int> failures{0}, unshared{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < kRounds; ++i) {
+                GeoDatabase db;
+                if (!db.open(path)) {
+                    ++failures;
+                    continue;
+                }
+                if (db.mappingId() != keeper.mappingId())
+                    ++unshared;
+                const Fixture &f = kFixtures[(t + i) % std::size(kFixtures)];
+                Facts facts;
+                auto a = IpAddress::parse(f.ip);
+                if (!a || db.lookup(*a, facts).status != LookupStatus::Located ||
+                    facts.country != f.country)
+                    ++failures;
+                db.close();
+            }
+        });
+    for (std::thread &t : threads)
+        t.join();
+    CHECK(failures.load() == 0);
+    CHECK(unshared.load() == 0);
+
+    // And with nothing keeping it open: the last one out unmaps, the next maps again.
+    keeper.close();
+    threads.clear();
+    for (int t = 0; t < kThreads; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < kRounds; ++i) {
+                GeoDatabase db;
+                const Fixture &f = kFixtures[(t * 3 + i) % std::size(kFixtures)];
+                Facts facts;
+                auto a = IpAddress::parse(f.ip);
+                if (!db.open(path) || !a || db.lookup(*a, facts).status != LookupStatus::Located ||
+                    facts.country != f.country)
+                    ++failures;
+            }
+        });
+    for (std::thread &t : threads)
+        t.join();
+    CHECK(failures.load() == 0);
 }
