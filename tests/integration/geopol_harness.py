@@ -170,6 +170,39 @@ def tail(text: str, lines: int = 60) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+class LogFile:
+    """The log file of a server a test started (geopold, Postfix, slapd, Redis, the SMTP
+    sink): the class sets self.log_path, and keeps the text in self._saved_log before
+    it removes its folder, so a failing test can still show it."""
+
+    log_path: str
+    _saved_log: str | None = None
+    default_tail_lines = 60
+
+    def _read_log(self) -> str:
+        return self._log_from(0)
+
+    def _log_from(self, offset: int) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(offset)
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_size(self) -> int:
+        try:
+            return os.path.getsize(self.log_path)
+        except FileNotFoundError:
+            return 0
+
+    def log_text(self) -> str:
+        return self._saved_log if self._saved_log is not None else self._read_log()
+
+    def log_tail(self, lines: int | None = None) -> str:
+        return tail(self.log_text(), lines or self.default_tail_lines)
+
+
 # Sanitizer reports (scripts/test --sanitize: ASan, LeakSanitizer, UBSan). geopold writes them to
 # stderr, which the harness keeps in its log; any of them fails the test that ran geopold.
 # LeakSanitizer checks at exit, so only a geopold that exits by itself (SIGTERM, or a refused
@@ -590,7 +623,7 @@ class PolicyClient:
 # geopold
 
 
-class Geopold:
+class Geopold(LogFile):
     """A private geopold with its own temp dir, config file, status file and log.
 
     config: a dict (written as YAML) or a str (written verbatim). Every string in a dict may
@@ -864,30 +897,6 @@ class Geopold:
             listener = self.listeners[0]
         return PolicyClient(listener, timeout=timeout)
 
-    # -- log
-    def _read_log(self) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
-
-    def _log_from(self, offset: int) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(offset)
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
-
-    def log_text(self) -> str:
-        if self._saved_log is not None:
-            return self._saved_log
-        return self._read_log()
-
-    def log_tail(self, lines: int = 60) -> str:
-        return tail(self.log_text(), lines)
-
     def wait_for_log(self, pattern: str, timeout: float = 5.0, since: int = 0) -> str:
         """Wait until the log (from byte offset since) matches pattern; returns the match."""
         rx = re.compile(pattern)
@@ -900,12 +909,6 @@ class Geopold:
             return wait_for(found, timeout, what=f"geopold log line matching {pattern!r}")
         except AssertionError as e:
             raise AssertionError(f"{e}\nlog:\n{self.log_tail()}") from None
-
-    def log_size(self) -> int:
-        try:
-            return os.path.getsize(self.log_path)
-        except FileNotFoundError:
-            return 0
 
     def describe(self) -> str:
         return f"geopold pid {self.pid} in {self.dir}"
@@ -933,7 +936,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 """
 
 
-class PostfixInstance:
+class PostfixInstance(LogFile):
     """A private Postfix (smtpd on 127.0.0.1:free port) using policy_target.
 
     policy_target: a Geopold (its IPv4 listener is used) or a Postfix policy endpoint such as
@@ -1198,34 +1201,6 @@ class PostfixInstance:
                 s.quit()
             except (smtplib.SMTPException, OSError):
                 s.close()
-
-    # -- log
-    def _read_log(self) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
-
-    def _log_from(self, offset: int) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(offset)
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
-
-    def log_size(self) -> int:
-        try:
-            return os.path.getsize(self.log_path)
-        except FileNotFoundError:
-            return 0
-
-    def log_text(self) -> str:
-        return self._saved_log if self._saved_log is not None else self._read_log()
-
-    def log_tail(self, lines: int = 60) -> str:
-        return tail(self.log_text(), lines)
 
     def describe(self) -> str:
         return f"postfix on {self.host}:{self.port} in {self.dir}"

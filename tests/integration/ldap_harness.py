@@ -203,7 +203,7 @@ class TestCA:
 # slapd
 
 
-class Slapd:
+class Slapd(h.LogFile):
     """A private slapd with the test directory.
 
     access: "anonymous" (everyone may read), or "bind" (anonymous reads denied, so an
@@ -463,34 +463,6 @@ olcDbIndex: mailAlias eq
             if self._saved_log is None:
                 self._saved_log = self._read_log()
             shutil.rmtree(self.dir, ignore_errors=True)
-
-    # -- log
-    def _read_log(self) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
-
-    def _log_from(self, offset: int) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(offset)
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
-
-    def log_size(self) -> int:
-        try:
-            return os.path.getsize(self.log_path)
-        except FileNotFoundError:
-            return 0
-
-    def log_text(self) -> str:
-        return self._saved_log if self._saved_log is not None else self._read_log()
-
-    def log_tail(self, lines: int = 60) -> str:
-        return h.tail(self.log_text(), lines)
 
     def search_count(self) -> int:
         """SRCH operations slapd has logged so far (stats log level)."""

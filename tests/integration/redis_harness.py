@@ -129,11 +129,12 @@ def _require_binary(path: str) -> str:
     return path
 
 
-class _Process:
+class _Process(h.LogFile):
     """Shared bookkeeping: temp dir, log file, start/stop by PID, harness registration."""
 
     STARTUP_TIMEOUT = 10.0
     kind = "redis"
+    default_tail_lines = 40
 
     def __init__(self, port: int | None):
         self.dir = tempfile.mkdtemp(prefix=f"geopol-{self.kind}-")
@@ -245,19 +246,6 @@ class _Process:
         """One command on a fresh connection."""
         with self.client(**kw) as c:
             return c.cmd(*args)
-
-    def _read_log(self) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
-
-    def log_text(self) -> str:
-        return self._saved_log if self._saved_log is not None else self._read_log()
-
-    def log_tail(self, lines: int = 40) -> str:
-        return h.tail(self.log_text(), lines)
 
     def describe(self) -> str:
         return f"{self.kind} on 127.0.0.1:{self.port} (pid {self.pid}) in {self.dir}"

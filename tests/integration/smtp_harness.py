@@ -94,10 +94,11 @@ class ReceivedMessage:
         return self.raw.split(b"\r\n\r\n", 1)[1]
 
 
-class SmtpSink:
+class SmtpSink(h.LogFile):
     """aiosmtpd in a child /usr/bin/python3 on 127.0.0.1 (port 0: a free one)."""
 
     STARTUP_TIMEOUT = 15.0
+    default_tail_lines = 40
 
     def __init__(self, mode: str = "plain", cert: str | None = None, key: str | None = None,
                  require_starttls: bool = False, auth: tuple[str, str] | None = None,
@@ -203,16 +204,6 @@ class SmtpSink:
             if self._saved_log is None:
                 self._saved_log = self._read_log()
             shutil.rmtree(self.dir, ignore_errors=True)
-
-    def _read_log(self) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except FileNotFoundError:
-            return ""
-
-    def log_tail(self, lines: int = 40) -> str:
-        return h.tail(self._saved_log if self._saved_log is not None else self._read_log(), lines)
 
     def describe(self) -> str:
         return f"SMTP sink ({self.mode}) on {self.host}:{self.port} in {self.dir}"
