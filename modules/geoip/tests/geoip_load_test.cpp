@@ -19,6 +19,7 @@
 #include "geopol/module_abi.h"
 #include "geopol/request.hpp"
 #include "test_data.hpp"
+#include "tests/support/loaded_module.hpp"
 
 using geopol::AddressClass;
 using geopol::Module;
@@ -99,34 +100,9 @@ std::string modulePath()
     return std::string(dir) + "/geoip/geoip.so";
 }
 
-// geoip.so, dlopened as the core does it; closed after the test.
-struct LoadedModule {
-    void *handle = nullptr;
-    const geopol_module_info *info = nullptr;
-
-    LoadedModule()
-    {
-        std::string path = modulePath();
-        handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-        REQUIRE_MESSAGE(handle != nullptr, "dlopen " << path << ": " << ::dlerror());
-        auto entry =
-            reinterpret_cast<geopol_module_entry_fn>(::dlsym(handle, GEOPOL_MODULE_ENTRY_SYMBOL));
-        REQUIRE_MESSAGE(bool(entry), path << " has no " << GEOPOL_MODULE_ENTRY_SYMBOL);
-        info = entry();
-        REQUIRE(info != nullptr);
-    }
-    ~LoadedModule()
-    {
-        if (handle)
-            ::dlclose(handle);
-    }
-
-    std::unique_ptr<Module> create() const
-    {
-        auto *m = static_cast<Module *>(info->create());
-        REQUIRE(m != nullptr);
-        return std::unique_ptr<Module>(m);
-    }
+// The module, opened as the core opens it.
+struct LoadedModule : geopol::test::LoadedModule {
+    LoadedModule() : geopol::test::LoadedModule(modulePath()) {}
 };
 
 // A request as the core hands it over: client_address parsed into facts.
@@ -178,10 +154,7 @@ struct Started {
 TEST_CASE("geoip.so exports a descriptor with this build's ABI, size, name and build tag")
 {
     LoadedModule so;
-    CHECK(so.info->abi == GEOPOL_MODULE_ABI);
-    CHECK(so.info->size == sizeof(geopol_module_info));
-    CHECK(std::strcmp(so.info->name, "geoip") == 0);
-    CHECK(std::strcmp(so.info->build_tag, GEOPOL_BUILD_TAG) == 0);
+    so.checkDescriptor("geoip");
     auto module = so.create();
     CHECK(module->handlesRequests());
     CHECK(module->provides().empty());

@@ -15,6 +15,7 @@
 #include "geopol/module.hpp"
 #include "geopol/module_abi.h"
 #include "geopol/request.hpp"
+#include "tests/support/loaded_module.hpp"
 
 using geopol::AccountResolver;
 using geopol::Module;
@@ -35,32 +36,9 @@ std::string modulePath()
     return std::string(dir) + "/ldap-alias/ldap-alias.so";
 }
 
-struct LoadedModule {
-    void *handle = nullptr;
-    const geopol_module_info *info = nullptr;
-
-    LoadedModule()
-    {
-        std::string path = modulePath();
-        handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-        REQUIRE_MESSAGE(handle != nullptr, "dlopen " << path << ": " << ::dlerror());
-        auto entry =
-            reinterpret_cast<geopol_module_entry_fn>(::dlsym(handle, GEOPOL_MODULE_ENTRY_SYMBOL));
-        REQUIRE_MESSAGE(bool(entry), path << " has no " << GEOPOL_MODULE_ENTRY_SYMBOL);
-        info = entry();
-        REQUIRE(info != nullptr);
-    }
-    ~LoadedModule()
-    {
-        if (handle)
-            ::dlclose(handle);
-    }
-    std::unique_ptr<Module> create() const
-    {
-        auto *m = static_cast<Module *>(info->create());
-        REQUIRE(m != nullptr);
-        return std::unique_ptr<Module>(m);
-    }
+// The module, opened as the core opens it.
+struct LoadedModule : geopol::test::LoadedModule {
+    LoadedModule() : geopol::test::LoadedModule(modulePath()) {}
 };
 
 // The core's side of a suspended request.
@@ -141,10 +119,7 @@ FakeConfig configFor(const std::string &uri, const char *timeout = "300ms")
 TEST_CASE("ldap-alias.so exports a descriptor with this build's ABI, name and build tag")
 {
     LoadedModule so;
-    CHECK(so.info->abi == GEOPOL_MODULE_ABI);
-    CHECK(so.info->size == sizeof(geopol_module_info));
-    CHECK(std::strcmp(so.info->name, "ldap-alias") == 0);
-    CHECK(std::strcmp(so.info->build_tag, GEOPOL_BUILD_TAG) == 0);
+    so.checkDescriptor("ldap-alias");
     auto module = so.create();
     CHECK(module->handlesRequests());
     CHECK(module->provides() == "account-resolver");

@@ -1,29 +1,11 @@
 // load_test.cpp - the built memory-store.so loads the way the core will load it.
-#include <dlfcn.h>
-#include <doctest/doctest.h>
-
-#include <cstring>
-#include <memory>
-
-#include "geopol/module.hpp"
-#include "geopol/module_abi.h"
+#include "tests/support/loaded_module.hpp"
 
 TEST_CASE("memory-store.so exports a valid descriptor and creates a module")
 {
-    // RTLD_NOW: an unresolved symbol fails here, not at the first request.
-    void *so = dlopen(MEMORY_STORE_MODULE_PATH, RTLD_NOW | RTLD_LOCAL);
-    REQUIRE_MESSAGE(so, dlerror());
-    auto entry = reinterpret_cast<geopol_module_entry_fn>(dlsym(so, GEOPOL_MODULE_ENTRY_SYMBOL));
-    REQUIRE(reinterpret_cast<void *>(entry) != nullptr);
-    const geopol_module_info *info = entry();
-    CHECK(info->abi == GEOPOL_MODULE_ABI);
-    CHECK(info->size == sizeof(geopol_module_info));
-    CHECK(std::strcmp(info->name, "memory-store") == 0);
-    CHECK(std::strcmp(info->build_tag, GEOPOL_BUILD_TAG) == 0);
-    std::unique_ptr<geopol::Module> m(static_cast<geopol::Module *>(info->create()));
-    CHECK(m);
+    geopol::test::LoadedModule so(MEMORY_STORE_MODULE_PATH);
+    so.checkDescriptor("memory-store");
+    auto m = so.create();
     CHECK(m->provides() == "store");
     CHECK_FALSE(m->handlesRequests());
-    m.reset();
-    dlclose(so);
 }

@@ -1,26 +1,11 @@
 // load_test.cpp - the built rest-admin.so loads the way the core loads it.
-#include <dlfcn.h>
-#include <doctest/doctest.h>
-
-#include <cstring>
-#include <memory>
-
-#include "geopol/module.hpp"
-#include "geopol/module_abi.h"
+#include "tests/support/loaded_module.hpp"
 
 TEST_CASE("rest-admin.so exports a valid descriptor and creates a module that handles no requests")
 {
-    void *so = dlopen(REST_ADMIN_MODULE_PATH, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
-    REQUIRE_MESSAGE(so, dlerror());
-    auto entry = reinterpret_cast<geopol_module_entry_fn>(dlsym(so, GEOPOL_MODULE_ENTRY_SYMBOL));
-    REQUIRE(reinterpret_cast<void *>(entry) != nullptr);
-    const geopol_module_info *info = entry();
-    CHECK(info->abi == GEOPOL_MODULE_ABI);
-    CHECK(info->size == sizeof(geopol_module_info));
-    CHECK(std::strcmp(info->name, "rest-admin") == 0);
-    CHECK(std::strcmp(info->build_tag, GEOPOL_BUILD_TAG) == 0);
-    std::unique_ptr<geopol::Module> m(static_cast<geopol::Module *>(info->create()));
-    REQUIRE(m);
+    geopol::test::LoadedModule so(REST_ADMIN_MODULE_PATH);
+    so.checkDescriptor("rest-admin");
+    auto m = so.create();
     CHECK_FALSE(m->handlesRequests());
     CHECK(m->needs().empty());
 }
