@@ -143,6 +143,9 @@ void closeMapping(MMDB_s *mmdb)
 Status GeoDatabase::open(const std::string &path)
 {
     close();
+    // Allocated first, so that running out of memory leaves nothing half
+    // open (value-initialised: all slots empty).
+    auto cache = std::make_unique<DecodedRecord[]>(kCacheSlots);
 
     Registry &reg = registry();
     // Held across MMDB_open too: workers start their chains together, and
@@ -181,7 +184,7 @@ Status GeoDatabase::open(const std::string &path)
     }
 
     path_ = path;
-    cache_.reset(new DecodedRecord[kCacheSlots]);  // value-initialised: all slots empty
+    cache_ = std::move(cache);
     return Status::ok();
 }
 
