@@ -27,6 +27,21 @@ namespace geopol {
 
 enum class BlockState : uint8_t { None, Temporary, Permanent };
 
+/// "none", "temporary" or "permanent": the block's name in log lines, REST
+/// answers and the memory store's snapshot.
+inline const char *blockStateName(BlockState b)
+{
+    switch (b) {
+        case BlockState::None:
+            return "none";
+        case BlockState::Temporary:
+            return "temporary";
+        case BlockState::Permanent:
+            return "permanent";
+    }
+    return "none";
+}
+
 struct Observation {
     std::string_view account;
     std::string_view ip;       ///< counting key; empty: record no IP

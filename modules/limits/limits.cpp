@@ -19,19 +19,6 @@ void appendAll(std::vector<std::string> &out, const std::vector<std::string> &a,
     out.insert(out.end(), b.begin(), b.end());
 }
 
-const char *blockName(BlockState b)
-{
-    switch (b) {
-        case BlockState::None:
-            return "none";
-        case BlockState::Temporary:
-            return "temporary";
-        case BlockState::Permanent:
-            return "permanent";
-    }
-    return "none";
-}
-
 }  // namespace
 
 Status LimitsModule::configure(ConfigSection &cfg)
@@ -189,7 +176,7 @@ void LimitsModule::decideAndReply(Request &req, const Resume &resume, const Pend
         "ips={}/{} home_countries={}/{} home_ips={}/{} block={}",
         req.id(), req.facts.account, !mayBlock, decision.reject, v.reason, v.countries,
         v.maxCountries, v.ips, v.maxIps, v.homeCountries, v.maxHomeCountries, v.homeIps,
-        v.maxHomeIps, blockName(s.block));
+        v.maxHomeIps, blockStateName(s.block));
 
     if (!decision.reject) {
         resume(Step::Continue);  // no reply: the core answers DUNNO

@@ -60,19 +60,6 @@ std::string dump(const ordered_json &j)
     return j.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
 }
 
-const char *blockText(BlockState b)
-{
-    switch (b) {
-        case BlockState::None:
-            return "none";
-        case BlockState::Temporary:
-            return "temporary";
-        case BlockState::Permanent:
-            return "permanent";
-    }
-    return "none";
-}
-
 }  // namespace
 
 uint64_t LimitsModule::publishedCustomVersion()
@@ -273,7 +260,7 @@ void LimitsModule::showAccount(const AdminRequest &req, AdminReply reply)
                 out["account"] = account;
                 out["identity"] = identity;
                 out["blocked"] = s.block != BlockState::None;
-                out["block"] = blockText(s.block);
+                out["block"] = blockStateName(s.block);
                 out["block_ttl_seconds"] = s.blockTtlSeconds;
                 out["ttl_seconds"] = s.ttlSeconds;
                 out["foreign_ips"] = s.foreignIpList;

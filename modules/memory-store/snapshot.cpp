@@ -87,8 +87,9 @@ void appendAccount(std::string &out, const AccountRecord &a)
         out.push_back('}');
     }
     if (a.block != BlockState::None) {
-        out += a.block == BlockState::Permanent ? ",\"block\":\"permanent\""
-                                                : ",\"block\":\"temporary\"";
+        out += ",\"block\":\"";
+        out += blockStateName(a.block);
+        out += '"';
         out += ",\"blockedAtMs\":" + std::to_string(a.blockedAtMs);
     }
     out.push_back('}');
