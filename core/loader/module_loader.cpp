@@ -123,7 +123,8 @@ std::unique_ptr<Module> ModuleLoader::create(const std::string &name, std::strin
     if (!info->build_tag || std::strcmp(info->build_tag, GEOPOL_BUILD_TAG) != 0) {
         error = path + ": built as '" + std::string(info->build_tag ? info->build_tag : "") +
                 "', this geopold is '" GEOPOL_BUILD_TAG
-                "'; modules must be built with the same compiler and version as geopold";
+                "'; rebuild the modules from the same source tree, with the same compiler, as "
+                "geopold";
         return nullptr;
     }
     if (!info->create) {

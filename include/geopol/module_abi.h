@@ -18,7 +18,10 @@
 #include "geopol_version.h"
 
 /* Bump on any incompatible change to this file or to any header under
- * include/geopol/ (module.hpp, request.hpp, facts.hpp, host.hpp, ...). */
+ * include/geopol/ (module.hpp, request.hpp, facts.hpp, host.hpp, ...). The
+ * build tag also carries a digest of those headers (meson.build), so a module
+ * built against any other version of them is refused even if nobody bumped
+ * this number. */
 /* 2: Request keeps its attributes in one buffer; Attribute holds views. */
 #define GEOPOL_MODULE_ABI 2
 

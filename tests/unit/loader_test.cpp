@@ -63,6 +63,17 @@ TEST_CASE("a module built for another ABI is refused with both numbers")
     CHECK(e.find("expects ABI " + std::to_string(GEOPOL_MODULE_ABI)) != std::string::npos);
 }
 
+TEST_CASE("a module built against other module headers is refused with both build tags")
+{
+    // The build tag ends in a digest of include/geopol/: a stale module whose
+    // vtables no longer match would crash geopold instead.
+    auto e = loadError(GEOPOL_TEST_MODULE_DIR, "broken-build");
+    CHECK(e.find("built as '" GEOPOL_VERSION "/gcc-0.0.0/c++20/abi-00000000'") !=
+          std::string::npos);
+    CHECK(e.find("this geopold is '" GEOPOL_BUILD_TAG "'") != std::string::npos);
+    CHECK(std::string(GEOPOL_BUILD_TAG).find("/abi-") != std::string::npos);
+}
+
 TEST_CASE("a module whose descriptor names another module is refused")
 {
     auto e = loadError(GEOPOL_TEST_MODULE_DIR, "broken-name");
