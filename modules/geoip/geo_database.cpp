@@ -13,7 +13,6 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <tuple>
 
 namespace geopol::geoip {
 
@@ -84,37 +83,22 @@ std::string openFix(int status)
 }
 
 // Which file a mapping is of: the path it was opened by, and the file that
-// path named then. A file renamed over it has another inode; one rewritten in
-// place (which the README warns against) another size or mtime.
+// path named then.
 struct MappingKey {
     std::string path;
-    dev_t device = 0;
-    ino_t inode = 0;
-    off_t size = 0;
-    time_t mtimeSec = 0;
-    long mtimeNsec = 0;
+    FileStamp file;
 
-    bool operator==(const MappingKey &o) const
-    {
-        return std::tie(path, device, inode, size, mtimeSec, mtimeNsec) ==
-               std::tie(o.path, o.device, o.inode, o.size, o.mtimeSec, o.mtimeNsec);
-    }
-    bool operator<(const MappingKey &o) const
-    {
-        return std::tie(path, device, inode, size, mtimeSec, mtimeNsec) <
-               std::tie(o.path, o.device, o.inode, o.size, o.mtimeSec, o.mtimeNsec);
-    }
+    auto operator<=>(const MappingKey &) const = default;
 };
 
 /// The key of the file at `path` now; nullopt when stat() fails (MMDB_open
 /// then fails too, and says why).
 std::optional<MappingKey> identify(const std::string &path)
 {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0)
+    std::optional<FileStamp> stamp = GeoDatabase::stampOf(path);
+    if (!stamp)
         return std::nullopt;
-    return MappingKey{path,       st.st_dev,         st.st_ino,
-                      st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+    return MappingKey{path, *stamp};
 }
 
 /// The process's open mappings. Weak: a mapping is closed when its last
@@ -184,8 +168,21 @@ Status GeoDatabase::open(const std::string &path)
     }
 
     path_ = path;
+    // Unknown if the file changed while it was mapped: a later check then
+    // sees a difference and maps it again, which is what is wanted.
+    stamp_.reset();
+    if (key && identify(path) == key)
+        stamp_ = key->file;
     cache_ = std::move(cache);
     return Status::ok();
+}
+
+std::optional<FileStamp> GeoDatabase::stampOf(const std::string &path)
+{
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+        return std::nullopt;
+    return FileStamp{st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
 }
 
 void GeoDatabase::close()
@@ -193,6 +190,7 @@ void GeoDatabase::close()
     if (!mmdb_)
         return;
     mmdb_.reset();  // unmapped here if no other GeoDatabase shares it
+    stamp_.reset();
     cache_.reset();
 }
 

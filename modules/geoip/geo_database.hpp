@@ -13,10 +13,14 @@
 #pragma once
 
 #include <maxminddb.h>
+#include <sys/types.h>
 
+#include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <ctime>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -40,6 +44,19 @@ struct LookupResult {
     const char *error = nullptr;
     /// The country came from registered_country because the record has no country.
     bool registeredCountry = false;
+};
+
+/// Which file a path named when it was looked at: a file renamed over it has
+/// another inode, one rewritten in place (which the README warns against)
+/// another size or modification time.
+struct FileStamp {
+    dev_t device = 0;
+    ino_t inode = 0;
+    off_t size = 0;
+    time_t mtimeSec = 0;
+    long mtimeNsec = 0;
+
+    auto operator<=>(const FileStamp &) const = default;
 };
 
 class GeoDatabase {
@@ -67,6 +84,12 @@ public:
 
     bool isOpen() const { return mmdb_ != nullptr; }
     const std::string &path() const { return path_; }
+
+    /// The file at `path` now; nullopt when stat() fails.
+    static std::optional<FileStamp> stampOf(const std::string &path);
+    /// The file that was mapped, as it was when open() looked; nullopt when
+    /// closed or when the file changed while it was being mapped.
+    const std::optional<FileStamp> &stamp() const { return stamp_; }
 
     /// Metadata: "GeoLite2-City", "GeoIP2-Country", ...; empty when closed.
     std::string_view type() const;
@@ -128,6 +151,7 @@ private:
 
     std::shared_ptr<const MMDB_s> mmdb_;  ///< closed by its deleter, after the last user
     std::string path_;
+    std::optional<FileStamp> stamp_;
     mutable std::unique_ptr<DecodedRecord[]> cache_;
     mutable uint64_t cacheHits_ = 0;
     mutable uint64_t recordsFound_ = 0;

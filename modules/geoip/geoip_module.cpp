@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "database_refresh.hpp"
 #include "geo_database.hpp"
 #include "geopol/config.hpp"
 #include "geopol/host.hpp"
@@ -20,6 +21,10 @@ namespace {
 // The reference's default (-g/--geoip-path), also where Debian's
 // geoipupdate writes.
 constexpr const char *kDefaultDatabase = "/usr/share/GeoIP/GeoLite2-City.mmdb";
+
+// How often the file is checked for a new version: the reference's 300 s.
+constexpr int64_t kDefaultRefreshMs = 300'000;
+constexpr int64_t kMaxRefreshMs = 86'400'000;
 
 // The reference's reply, word for word: sites may match on it in their logs.
 constexpr std::string_view kIgnoredReplyHead = "INFO Client IP address ";
@@ -44,28 +49,32 @@ public:
                                       "notation (192.0.2.0/24, 2001:db8::/32)",
                                       entry));
         }
+        refreshMs_ = cfg.getDurationMs("refresh-interval", kDefaultRefreshMs, 0, kMaxRefreshMs);
         return Status::ok();
     }
 
     Status start(Host &host) override
     {
         log_ = host.logger();
-        if (Status s = db_.open(path_); !s)
+        auto db = std::make_unique<GeoDatabase>();
+        if (Status s = db->open(path_); !s)
             return s;
+        db_ = std::move(db);
 
-        log_->info("geoip.opened database={} type={} built={} ip_version={} ignore_networks={}",
-                   db_.path(), db_.type(), db_.buildDate(), db_.ipVersion(), ignore_.size());
-        // An ASN or anonymous-IP database opens fine but never yields a
-        // country, which would silently turn off the country limits.
-        std::string_view type = db_.type();
-        if (type.find("City") == std::string_view::npos &&
-            type.find("Country") == std::string_view::npos)
-            log_->warn(
-                "geoip.unexpected_type database={} type={}: not a City or Country database; "
-                "clients may stay unlocated",
-                db_.path(), type);
-        if (db_.ipVersion() == 4)
-            log_->warn("geoip.ipv4_only database={}: IPv6 clients stay unlocated", db_.path());
+        log_->info(
+            "geoip.opened database={} type={} built={} ip_version={} ignore_networks={} "
+            "refresh_interval_ms={}",
+            db_->path(), db_->type(), db_->buildDate(), db_->ipVersion(), ignore_.size(),
+            refreshMs_);
+        warnAboutContents(*db_);
+        if (refreshMs_ > 0)
+            refresh_.start(
+                host.loop(), refreshMs_, *db_,
+                [this](std::unique_ptr<GeoDatabase> fresh) { swapIn(std::move(fresh)); },
+                [this](const std::string &error) {
+                    log_->error("geoip.refresh_refused {}; still using the database built {}",
+                                error, db_->buildDate());
+                });
         return Status::ok();
     }
 
@@ -94,7 +103,7 @@ public:
             return Step::Continue;
         }
 
-        LookupResult r = db_.lookup(facts.client, facts);
+        LookupResult r = db_->lookup(facts.client, facts);
         switch (r.status) {
             case LookupStatus::Located:
                 log_->debug("geoip.located client_address={} country={} continent={}{}",
@@ -117,7 +126,7 @@ public:
                     log_->warn(
                         "geoip.lookup_error client_address={} database={}: {} (further lookup "
                         "errors are logged at debug)",
-                        facts.clientAddress, db_.path(), r.error);
+                        facts.clientAddress, db_->path(), r.error);
                 } else {
                     log_->debug("geoip.lookup_error client_address={}: {}", facts.clientAddress,
                                 r.error);
@@ -127,12 +136,45 @@ public:
         return Step::Continue;
     }
 
-    void stop() override { db_.close(); }
+    void stop() override
+    {
+        refresh_.stop();
+        db_.reset();
+    }
 
 private:
+    /// Between two requests (lookups are synchronous): nothing refers to the
+    /// old database once this returns.
+    void swapIn(std::unique_ptr<GeoDatabase> fresh)
+    {
+        log_->info("geoip.refreshed database={} type={} built={} (was built {})", fresh->path(),
+                   fresh->type(), fresh->buildDate(), db_->buildDate());
+        warnAboutContents(*fresh);
+        db_ = std::move(fresh);
+        refresh_.adopt(*db_);
+        warnedLookupError_ = false;
+    }
+
+    void warnAboutContents(const GeoDatabase &db)
+    {
+        // An ASN or anonymous-IP database opens fine but never yields a
+        // country, which would silently turn off the country limits.
+        std::string_view type = db.type();
+        if (type.find("City") == std::string_view::npos &&
+            type.find("Country") == std::string_view::npos)
+            log_->warn(
+                "geoip.unexpected_type database={} type={}: not a City or Country database; "
+                "clients may stay unlocated",
+                db.path(), type);
+        if (db.ipVersion() == 4)
+            log_->warn("geoip.ipv4_only database={}: IPv6 clients stay unlocated", db.path());
+    }
+
     std::string path_;
+    int64_t refreshMs_ = kDefaultRefreshMs;
     IgnoreNetworks ignore_;
-    GeoDatabase db_;
+    std::unique_ptr<GeoDatabase> db_;
+    DatabaseRefresh refresh_;
     std::shared_ptr<spdlog::logger> log_;
     std::string reply_;  // reused, so an ignored client costs no allocation
     bool warnedLookupError_ = false;

@@ -300,6 +300,10 @@ def geolite_city() -> str:
     return require_file(os.path.join(data_dir(), "GeoLite2-City.mmdb"), "GeoLite2-City.mmdb")
 
 
+def geolite_country() -> str:
+    return require_file(os.path.join(data_dir(), "GeoLite2-Country.mmdb"), "GeoLite2-Country.mmdb")
+
+
 def require_postfix() -> None:
     require_file(POSTFIX, "postfix")
     require_file(os.path.join(POSTFIX_DAEMON_DIR, "master"), "postfix master daemon")

@@ -3,7 +3,8 @@
 
 What an admin checks: started as root, geopold serves as the configured user; it refuses to
 pretend when it cannot switch; a corrupt GeoIP file on reload is refused while the old one
-keeps serving; a client that trickles a request is cut off, logged and counted.
+keeps serving, and so is one that the periodic check finds (a good one is taken without a
+reload); a client that trickles a request is cut off, logged and counted.
 """
 
 import os
@@ -17,12 +18,12 @@ import geopol_harness as h
 US = h.GEO_IPS["US"]
 
 
-def config(db, **server):
+def config(db, geoip=None, **server):
     return {
         "server": {"listen": ["inet:127.0.0.1:0", "unix:{dir}/policy.sock"], **server},
         "log": {"level": "info"},
         "modules": [
-            {"name": "geoip", "database": db},
+            {"name": "geoip", "database": db, **(geoip or {})},
             {"name": "memory-store", "state-file": "{dir}/state/memory-store.json"},
             {"name": "limits"},
         ],
@@ -103,6 +104,41 @@ class HardeningTest(h.GeopolTestCase):
         shutil.copyfile(h.geolite_city(), tmp + ".new")
         os.replace(tmp + ".new", tmp)
         self.assertEqual(d.reload().get("reloads"), 1)
+
+    def test_a_database_replaced_on_disk_is_taken_without_a_reload_and_a_broken_one_refused(self):
+        # As with the reference's periodic check: geoipupdate renames a new file over the old
+        # one and nothing else has to happen.
+        tmp = os.path.join(self.tmpdir(), "GeoLite2.mmdb")
+        shutil.copyfile(h.geolite_country(), tmp)
+        d = self.start_geopold(config(tmp, geoip={"refresh-interval": "200ms"}))
+        d.wait_for_log(r"geoip\.opened .*type=GeoLite2-Country .*refresh_interval_ms=200")
+        c = self.connect(d)
+        self.assertEqual(c.policy_request(sender="b@example.com", client_address=US), "DUNNO")
+
+        offset = os.path.getsize(d.log_path)
+        shutil.copyfile(h.geolite_city(), tmp + ".new")
+        os.replace(tmp + ".new", tmp)
+        d.wait_for_log(r"geoip\.refreshed database=\S+GeoLite2\.mmdb type=GeoLite2-City", since=offset)
+        self.assertEqual(c.policy_request(sender="b@example.com", client_address=US), "DUNNO")
+        d.wait_for_log(r"sender=<b@example\.com>; client_address=8\.8\.8\.8; country=US", since=offset)
+
+        offset = os.path.getsize(d.log_path)
+        with open(tmp + ".new", "wb") as f:
+            f.write(b"this is not a MaxMind database" * 100)
+        os.replace(tmp + ".new", tmp)
+        d.wait_for_log(r"geoip\.refresh_refused cannot open GeoIP database \S+GeoLite2\.mmdb.*"
+                       r"still using the database built", since=offset)
+        time.sleep(0.6)  # three more checks: one error line per broken file, not per check
+        self.assertEqual(d.log_text()[offset:].count("geoip.refresh_refused"), 1)
+        # The City database still serves, on the open connection and on a new one.
+        self.assertEqual(c.policy_request(sender="c@example.com", client_address=h.GEO_IPS["GB"]),
+                         "DUNNO")
+        d.wait_for_log(r"sender=<c@example\.com>; client_address=81\.2\.69\.142; country=GB",
+                       since=offset)
+        self.assertEqual(self.connect(d).policy_request(sender="c@example.com",
+                                                        client_address=US), "DUNNO")
+        # No configuration reload took part in any of this.
+        self.assertEqual(int(d._read_status().get("reloads", 0)), 0)
 
     def test_a_client_that_trickles_a_request_is_cut_off_logged_and_counted(self):
         d = self.start_geopold({**config(h.geolite_city()),

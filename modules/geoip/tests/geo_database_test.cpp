@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "test_data.hpp"
+#include "tests/support/module_fakes.hpp"
 
 using geopol::Facts;
 using geopol::IpAddress;
@@ -402,40 +403,13 @@ TEST_CASE("two databases opened on the same file share one mapping and keep thei
     CHECK(city.mappingId() != country.mappingId());
 }
 
-namespace {
-
-// A private folder, removed with what is left in it when the test ends.
-struct TempDir {
-    std::string path;
-    TempDir()
-    {
-        const char *tmp = std::getenv("TMPDIR");
-        path = std::string(tmp && *tmp ? tmp : "/tmp") + "/geoip-test-XXXXXX";
-        REQUIRE(::mkdtemp(path.data()) != nullptr);
-    }
-    ~TempDir()
-    {
-        for (const char *name : {"GeoLite2-City.mmdb", "GeoLite2-City.mmdb.new"})
-            std::remove((path + "/" + name).c_str());
-        ::rmdir(path.c_str());
-    }
-};
-
-void copyFile(const std::string &from, const std::string &to)
-{
-    std::ifstream in(from, std::ios::binary);
-    std::ofstream out(to, std::ios::binary | std::ios::trunc);
-    out << in.rdbuf();
-    bool copied = in.is_open() && out.flush().good();
-    REQUIRE_MESSAGE(copied, "cannot copy " << from << " to " << to);
-}
-
-}  // namespace
+using geopol::geoip::test::copyFile;
+using geopol::testing::TempDir;
 
 TEST_CASE("a file renamed over the database is mapped afresh; the old mapping keeps serving")
 {
-    TempDir dir;
-    std::string path = dir.path + "/GeoLite2-City.mmdb";
+    TempDir dir("geoip");
+    std::string path = dir.file("GeoLite2-City.mmdb");
     copyFile(cityDb(), path);
 
     GeoDatabase old;

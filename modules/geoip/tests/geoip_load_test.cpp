@@ -20,6 +20,7 @@
 #include "geopol/request.hpp"
 #include "test_data.hpp"
 #include "tests/support/loaded_module.hpp"
+#include "tests/support/module_fakes.hpp"
 
 using geopol::AddressClass;
 using geopol::Module;
@@ -81,7 +82,9 @@ public:
         logger_->set_level(spdlog::level::trace);
     }
 
-    uv_loop_t *loop() override { return nullptr; }  // geoip never touches the loop
+    // geoip's only handle is the refresh timer; the loop's destructor
+    // fails the test if stop() left it open.
+    uv_loop_t *loop() override { return loop_.get(); }
     std::shared_ptr<spdlog::logger> logger() override { return logger_; }
     void provide(std::string_view, void *) override {}
     void *find(std::string_view) override { return nullptr; }
@@ -89,6 +92,7 @@ public:
     std::string log() const { return log_.str(); }
 
 private:
+    geopol::testing::Loop loop_;
     std::ostringstream log_;
     std::shared_ptr<spdlog::logger> logger_;
 };

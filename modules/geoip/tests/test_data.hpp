@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <string>
 
 namespace geopol::geoip::test {
@@ -29,6 +30,16 @@ inline std::string cityDb()
 inline std::string countryDb()
 {
     return dataFile("GeoLite2-Country.mmdb");
+}
+
+/// Copies `from` to `to` (replacing it), or fails the test.
+inline void copyFile(const std::string &from, const std::string &to)
+{
+    std::ifstream in(from, std::ios::binary);
+    std::ofstream out(to, std::ios::binary | std::ios::trunc);
+    out << in.rdbuf();
+    bool copied = in.is_open() && out.flush().good();
+    REQUIRE_MESSAGE(copied, "cannot copy " << from << " to " << to);
 }
 
 }  // namespace geopol::geoip::test
