@@ -198,4 +198,37 @@ EditResult removeEntry(const CustomSettings &current, const json &body)
     return build(doc, "custom settings", false);
 }
 
+EditResult replaceAllRequest(const AdminRequest &req)
+{
+    json body;
+    std::string error;
+    if (!parseJsonBody(req, body, error))
+        return fail(error);
+    return replaceAll(body);
+}
+
+EditResult modifyEntryRequest(const CustomSettings &current, const AdminRequest &req)
+{
+    json body;
+    std::string error;
+    if (!parseJsonBody(req, body, error))
+        return fail(error);
+    return modifyEntry(current, body);
+}
+
+EditResult removeEntryRequest(const CustomSettings &current, const AdminRequest &req)
+{
+    json body;
+    std::string error;
+    if (!parseJsonBody(req, body, error))
+        return fail(error);
+    return removeEntry(current, body);
+}
+
+bool readUnlockRequest(const AdminRequest &req, std::string &sender, std::string &error)
+{
+    json body;
+    return parseJsonBody(req, body, error) && readSenderKey(body, sender, error);
+}
+
 }  // namespace geopol::limits

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "custom_settings.hpp"
+#include "geopol/admin.hpp"
 
 namespace geopol::limits {
 
@@ -39,5 +40,20 @@ EditResult removeEntry(const CustomSettings &current, const nlohmann::json &body
 /// POST /remove (unlock) and DELETE /remove share this body: the sender, or
 /// an error message.
 bool readSenderKey(const nlohmann::json &body, std::string &sender, std::string &error);
+
+// The same, from the whole request: the body through parseJsonBody()
+// (Content-Type, one JSON value, nesting depth), then the function above.
+// This is everything a handler does with the request before it commits or
+// unlocks; kept pure and out of the handlers so that the fuzz target
+// (tests/fuzz/admin_body_fuzz.cpp) runs exactly the handlers' code.
+
+/// PUT /update.
+EditResult replaceAllRequest(const AdminRequest &req);
+/// PATCH /modify.
+EditResult modifyEntryRequest(const CustomSettings &current, const AdminRequest &req);
+/// DELETE /remove.
+EditResult removeEntryRequest(const CustomSettings &current, const AdminRequest &req);
+/// POST /remove (unlock): the sender, or a message for a 400.
+bool readUnlockRequest(const AdminRequest &req, std::string &sender, std::string &error);
 
 }  // namespace geopol::limits

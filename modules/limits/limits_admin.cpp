@@ -19,7 +19,6 @@
 
 namespace geopol::limits {
 
-using nlohmann::json;
 using nlohmann::ordered_json;
 
 namespace {
@@ -167,11 +166,7 @@ void LimitsModule::getCustomSettings(const AdminRequest &, AdminReply reply)
 
 void LimitsModule::putCustomSettings(const AdminRequest &req, AdminReply reply)
 {
-    json body;
-    std::string error;
-    if (!parseJsonBody(req, body, error))
-        return reply(badRequest(error));
-    EditResult r = replaceAll(body);
+    EditResult r = replaceAllRequest(req);
     if (!r.settings)
         return reply(jsonError(r.status, r.error));
     reply(commitCustomSettings(std::move(r.settings), "replaced (PUT /update)"));
@@ -180,11 +175,7 @@ void LimitsModule::putCustomSettings(const AdminRequest &req, AdminReply reply)
 void LimitsModule::patchCustomSettings(const AdminRequest &req, AdminReply reply)
 {
     syncCustomSettings();
-    json body;
-    std::string error;
-    if (!parseJsonBody(req, body, error))
-        return reply(badRequest(error));
-    EditResult r = modifyEntry(*customSettings(), body);
+    EditResult r = modifyEntryRequest(*customSettings(), req);
     if (!r.settings)
         return reply(jsonError(r.status, r.error));
     reply(commitCustomSettings(std::move(r.settings), "entry changed (PATCH /modify)"));
@@ -193,11 +184,7 @@ void LimitsModule::patchCustomSettings(const AdminRequest &req, AdminReply reply
 void LimitsModule::deleteCustomEntry(const AdminRequest &req, AdminReply reply)
 {
     syncCustomSettings();
-    json body;
-    std::string error;
-    if (!parseJsonBody(req, body, error))
-        return reply(badRequest(error));
-    EditResult r = removeEntry(*customSettings(), body);
+    EditResult r = removeEntryRequest(*customSettings(), req);
     if (!r.settings)
         return reply(jsonError(r.status, r.error));
     reply(commitCustomSettings(std::move(r.settings), "entry removed (DELETE /remove)"));
@@ -205,9 +192,8 @@ void LimitsModule::deleteCustomEntry(const AdminRequest &req, AdminReply reply)
 
 void LimitsModule::unlockAccount(const AdminRequest &req, AdminReply reply)
 {
-    json body;
     std::string error, sender;
-    if (!parseJsonBody(req, body, error) || !readSenderKey(body, sender, error))
+    if (!readUnlockRequest(req, sender, error))
         return reply(badRequest(error));
     resolveAccount(sender, [this, sender, reply](bool ok, std::string account, std::string why) {
         if (!ok) {
