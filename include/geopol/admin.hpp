@@ -12,6 +12,9 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
+
+#include "geopol/action_text.hpp"
 
 namespace geopol {
 
@@ -46,22 +49,44 @@ public:
     virtual void dispatch(const AdminRequest &req, AdminReply reply) = 0;
 };
 
-/// {"error":"..."} with the text escaped, for handlers' error bodies.
+/// {"error":"..."} with the text escaped: always valid JSON, whatever the
+/// message holds. Messages quote what a client sent (a path, a method, a
+/// Content-Type, a parser's "last read" bytes), and those bytes need not be
+/// UTF-8, which JSON requires (RFC 8259): each byte that is not part of a
+/// well-formed UTF-8 sequence becomes U+FFFD, as nlohmann's "replace" does.
+/// Found by tests/fuzz/admin_body.
 inline std::string adminErrorBody(const std::string &message)
 {
+    static const char hex[] = "0123456789abcdef";
     std::string out = "{\"error\":\"";
-    for (unsigned char c : message) {
+    size_t i = 0;
+    while (i < message.size()) {
+        unsigned char c = static_cast<unsigned char>(message[i]);
+        if (c >= 0x80) {
+            // validActionText() holds the one copy of the RFC 3629 rule; on
+            // bytes >= 0x80 alone it checks exactly that.
+            size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+            std::string_view seq = std::string_view(message).substr(i, len);
+            if (seq.size() == len && validActionText(seq)) {
+                out += seq;
+                i += len;
+            } else {
+                out += "\\ufffd";
+                ++i;
+            }
+            continue;
+        }
         if (c == '"' || c == '\\') {
             out += '\\';
             out += static_cast<char>(c);
         } else if (c < 0x20) {
-            static const char hex[] = "0123456789abcdef";
             out += "\\u00";
             out += hex[c >> 4];
             out += hex[c & 15];
         } else {
             out += static_cast<char>(c);
         }
+        ++i;
     }
     return out + "\"}";
 }

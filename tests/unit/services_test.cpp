@@ -52,6 +52,24 @@ TEST_CASE("error bodies are valid JSON whatever the message holds")
     CHECK(adminErrorBody("bad \"json\"\n\\") == "{\"error\":\"bad \\\"json\\\"\\u000a\\\\\"}");
 }
 
+TEST_CASE(
+    "error bodies stay UTF-8 when a message quotes bytes that are not (tests/fuzz/admin_body)")
+{
+    // A 404 quotes the decoded path, a 400 the Content-Type or the parser's
+    // "last read" bytes: a client's bytes, UTF-8 or not.
+    CHECK(adminErrorBody("no such endpoint: /\xff") ==
+          "{\"error\":\"no such endpoint: /\\ufffd\"}");
+    CHECK(adminErrorBody("us\xe9r") == "{\"error\":\"us\\ufffdr\"}");
+    // Well-formed sequences are kept; overlong forms, surrogates, stray
+    // continuation bytes and a truncated sequence are replaced byte by byte.
+    CHECK(adminErrorBody("j\xc3\xb6rg \xe4\xbe\x8b \xf0\x9f\x98\x80") ==
+          "{\"error\":\"j\xc3\xb6rg \xe4\xbe\x8b \xf0\x9f\x98\x80\"}");
+    CHECK(adminErrorBody("\xc0\xaf") == "{\"error\":\"\\ufffd\\ufffd\"}");
+    CHECK(adminErrorBody("\xed\xa0\x80") == "{\"error\":\"\\ufffd\\ufffd\\ufffd\"}");
+    CHECK(adminErrorBody("\x80\"") == "{\"error\":\"\\ufffd\\\"\"}");
+    CHECK(adminErrorBody("a\xe4\xbe") == "{\"error\":\"a\\ufffd\\ufffd\"}");
+}
+
 TEST_CASE("metrics sources render in order; health reports only the failing checks")
 {
     MetricsTable m;

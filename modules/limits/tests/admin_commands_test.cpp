@@ -273,6 +273,31 @@ TEST_CASE("PUT replaces everything, refuses unknown keys and duplicates, and nee
     CHECK(h.call("GET", "/custom-settings").body == "[]\n");
 }
 
+TEST_CASE("a refused edit answers JSON even when its message quotes bytes that are not UTF-8")
+{
+    // Found by tests/fuzz/admin_body: the Content-Type and the JSON parser's
+    // "last read" text are the client's bytes, and were copied into the
+    // error body as they came.
+    Harness h;
+    h.start();
+    for (auto [body, type] :
+         {std::pair<std::string, std::string>{R"({"data":[]})", "text/\xff"},
+          {"{\"data\":[{\"sender\":\"us\xe9r\"}]}", "application/json"},
+          {"{\"key\":\"sender\",\"value\":\"\xc0\xaf\"}", "application/json"}}) {
+        for (const char *method : {"PUT", "PATCH", "DELETE", "POST"}) {
+            std::string path = std::string(method) == "PUT"     ? "/update"
+                               : std::string(method) == "PATCH" ? "/modify"
+                                                                : "/remove";
+            AdminResponse r = h.call(method, path, body, type);
+            CHECK(r.status == 400);
+            auto parsed = json::parse(r.body, nullptr, false);  // strict UTF-8
+            REQUIRE_FALSE(parsed.is_discarded());
+            CHECK(parsed["error"].get<std::string>().find("\xef\xbf\xbd") != std::string::npos);
+        }
+    }
+    CHECK(h.senders().empty());
+}
+
 TEST_CASE("changes are written to the custom settings file atomically and survive a reload")
 {
     TempDir dir;
