@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "custom_settings_check.hpp"
 #include "fuzz_check.hpp"
 #include "modules/limits/custom_settings.hpp"
 
@@ -14,20 +15,7 @@ using geopol::limits::CustomEntry;
 using geopol::limits::CustomSettings;
 using geopol::limits::lowerAscii;
 
-namespace {
-
-bool sameEntry(const CustomEntry &a, const CustomEntry &b)
-{
-    bool sameHome = a.home.has_value() == b.home.has_value();
-    if (sameHome && a.home)
-        sameHome = a.home->codes == b.home->codes && a.home->ips == b.home->ips &&
-                   a.home->countries == b.home->countries;
-    return sameHome && a.comment == b.comment && a.sender == b.sender && a.ips == b.ips &&
-           a.countries == b.countries && a.trustedCountries == b.trustedCountries &&
-           a.trustedIpTexts == b.trustedIpTexts && a.trustedIps.size() == b.trustedIps.size();
-}
-
-}  // namespace
+using geopol::fuzz::sameEntry;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
