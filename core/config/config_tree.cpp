@@ -28,8 +28,11 @@ constexpr size_t kMaxConfigBytes = 1 << 20;
 
 // Canonical chain order, used to place a module that a flag enables but the
 // YAML leaves out (e.g. --use-ldap with a config that has no ldap-alias).
+// user-cdb answers "known?" for the account ldap-alias resolved, before
+// limits counts and operator-mail asks.
 const std::vector<std::string> kCanonicalOrder = {
-    "geoip", "ldap-alias", "memory-store", "redis-store", "limits", "operator-mail", "rest-admin",
+    "geoip",       "ldap-alias", "user-cdb",      "memory-store",
+    "redis-store", "limits",     "operator-mail", "rest-admin",
 };
 
 size_t canonicalRank(const std::string &name)

@@ -3,7 +3,8 @@
 // Only the chain is spelled out; every key left out takes the default that
 // its module documents (README of each module, etc/geopol.yaml). Modules
 // whose issue has not landed yet are listed disabled so that the reference
-// flags that enable them (--use-ldap, --redis-*, --run-actions) have a place.
+// flags that enable them (--use-ldap, --use-cdb, --redis-*, --run-actions)
+// have a place.
 #pragma once
 
 namespace geopol::core {
@@ -16,6 +17,8 @@ log:
 modules:
   - name: geoip
   - name: ldap-alias
+    enabled: false
+  - name: user-cdb
     enabled: false
   - name: memory-store
   - name: redis-store

@@ -156,6 +156,25 @@ TEST_CASE("a flag enabling a module the YAML leaves out adds it at its canonical
     CHECK(mods[1].enabled);
 }
 
+TEST_CASE("--use-cdb places user-cdb after ldap-alias and before the store, with its path")
+{
+    // After ldap-alias, which resolves the account it looks up; before
+    // operator-mail, which asks whether the account is known.
+    auto tree =
+        ConfigTree::fromText(kYaml + std::string("  - name: operator-mail\n"), "test.yaml", ".");
+    std::vector<std::string> errors;
+    applyOverrides(tree, env({{"GEOIPPOLICYD_CDB_PATH", "/etc/geopol/users.cdb"}}),
+                   parse({"--use-cdb", "--use-ldap"}), allAvailable, errors);
+    CHECK(errors.empty());
+    auto mods = tree.modules();
+    REQUIRE(mods.size() == 6);
+    CHECK(mods[1].name == "ldap-alias");
+    CHECK(mods[2].name == "user-cdb");
+    CHECK(mods[2].enabled);
+    CHECK(mods[3].name == "memory-store");
+    CHECK(tree.moduleNode("user-cdb", false)["path"].Scalar() == "/etc/geopol/users.cdb");
+}
+
 TEST_CASE("a boolean variable must be a boolean")
 {
     auto tree = ConfigTree::fromText(kYaml, "test.yaml", ".");
