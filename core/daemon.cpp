@@ -65,6 +65,7 @@ std::optional<ReadConfig> readConfig(const CommandLine &cli, std::vector<std::st
     auto settings = std::make_shared<ServerSettings>(readServerSettings(serverView));
     cfg.log = readLogSettings(logView);
     settings->logJson = cfg.log.json;
+    settings->logReferenceDecisions = cfg.log.referenceDecisions;
     settings->moduleDir = moduleDir;
     serverView.reportUnknownKeys();
     logView.reportUnknownKeys();

@@ -32,9 +32,10 @@ struct ServerSettings {
     int64_t shutdownGraceMs = 5000;
     ParserLimits parser;
 
-    std::string moduleDir;   ///< empty: defaultModuleDir()
-    std::string statusFile;  ///< empty: none
-    bool logJson = false;    ///< from log.format, for the decision line
+    std::string moduleDir;               ///< empty: defaultModuleDir()
+    std::string statusFile;              ///< empty: none
+    bool logJson = false;                ///< from log.format, for the decision line
+    bool logReferenceDecisions = false;  ///< from log.decision-format
 };
 
 ServerSettings readServerSettings(SectionView &view);

@@ -185,7 +185,9 @@ void RequestRun::finish()
     // registry's mutex and map were 1 % of a request's instructions.
     static const std::shared_ptr<spdlog::logger> decision = namedLogger("decision");
     if (decision->should_log(spdlog::level::info) && !req_.facts.account.empty())
-        logDecision(*decision, settings_->logJson, settings_->identity, req_, action);
+        logDecision(*decision,
+                    {settings_->logJson, settings_->logReferenceDecisions, settings_->identity},
+                    req_, action);
 
     // The action may live in the chain, which the reset below can free.
     action_.assign(action);

@@ -150,6 +150,12 @@ LogSettings readLogSettings(SectionView &view)
     if (format != "text" && format != "json")
         view.error("format", "must be text or json");
     s.json = format == "json";
+    std::string decisions = view.getString("decision-format", "geopol");
+    if (decisions != "geopol" && decisions != "reference")
+        view.error(
+            "decision-format",
+            "must be geopol or reference (geoip-policyd 1.0.10's keys), not '" + decisions + "'");
+    s.referenceDecisions = decisions == "reference";
     // journald adds its own timestamps; JOURNAL_STREAM tells us we write to it.
     bool underJournal = std::getenv("JOURNAL_STREAM") != nullptr;
     s.timestamps = view.getBool("timestamps", !underJournal);

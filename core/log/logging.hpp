@@ -21,6 +21,9 @@ struct LogSettings {
     std::string target = "stderr";  ///< stderr | syslog
     bool json = false;
     bool timestamps = true;  ///< off by default under systemd (journald stamps)
+    /// log.decision-format: reference = the decision line with geoip-policyd
+    /// 1.0.10's logfmt keys (guid, current_client_ip, foreign_countries_seen, ...).
+    bool referenceDecisions = false;
 };
 
 /// Reads the `log:` section. Errors go into the view.

@@ -35,8 +35,15 @@ struct Verdict {
     uint32_t ips = 0, maxIps = 0;              ///< foreign
     uint32_t homeCountries = 0, maxHomeCountries = 0;
     uint32_t homeIps = 0, maxHomeIps = 0;
-    std::vector<std::string> seenCountries;  ///< foreign and home, for the log line
-    std::vector<std::string> seenIps;
+    // Filled only when someone will read them (an info-level decision line,
+    // a REST /query): they cost copies.
+    std::vector<std::string> seenCountries;  ///< foreign first, then home
+    std::vector<std::string> seenIps;        ///< foreign first, then home
+    uint32_t seenForeignCountries = 0;       ///< how many of seenCountries are foreign
+    uint32_t seenForeignIps = 0;             ///< how many of seenIps are foreign
+    /// The policy that applied: home countries (global or the sender's own),
+    /// trusted countries and trusted networks from the custom settings.
+    std::vector<std::string> homeCountriesDefined, trustedCountriesDefined, trustedIpsDefined;
 
     void clear()
     {
@@ -46,6 +53,10 @@ struct Verdict {
         homeCountries = maxHomeCountries = homeIps = maxHomeIps = 0;
         seenCountries.clear();
         seenIps.clear();
+        seenForeignCountries = seenForeignIps = 0;
+        homeCountriesDefined.clear();
+        trustedCountriesDefined.clear();
+        trustedIpsDefined.clear();
     }
 };
 

@@ -9,6 +9,7 @@ namespace {
 
 const std::vector<std::string> kNoCountries;
 const std::vector<IpNetwork> kNoNetworks;
+const std::vector<std::string> kNoNetworkTexts;
 
 bool listed(const std::vector<std::string> &codes, std::string_view code)
 {
@@ -24,6 +25,7 @@ Policy effectivePolicy(const Settings &settings, const CustomEntry *entry)
     p.homeCountries = &settings.homeCountries;
     p.trustedCountries = &kNoCountries;
     p.trustedIps = &kNoNetworks;
+    p.trustedIpTexts = &kNoNetworkTexts;
     if (!entry)
         return p;
     if (entry->ips > 0)
@@ -32,8 +34,10 @@ Policy effectivePolicy(const Settings &settings, const CustomEntry *entry)
         p.limits.maxCountries = entry->countries;
     if (!entry->trustedCountries.empty())
         p.trustedCountries = &entry->trustedCountries;
-    if (!entry->trustedIps.empty())
+    if (!entry->trustedIps.empty()) {
         p.trustedIps = &entry->trustedIps;
+        p.trustedIpTexts = &entry->trustedIpTexts;
+    }
     if (entry->home && !entry->home->codes.empty()) {
         p.homeCountries = &entry->home->codes;
         if (entry->home->ips > 0)

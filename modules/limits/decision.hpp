@@ -25,6 +25,7 @@ struct Policy {
     const std::vector<std::string> *homeCountries = nullptr;     ///< never null
     const std::vector<std::string> *trustedCountries = nullptr;  ///< never null; empty: none
     const std::vector<IpNetwork> *trustedIps = nullptr;          ///< never null; empty: none
+    const std::vector<std::string> *trustedIpTexts = nullptr;    ///< trustedIps as written
 };
 
 /// `entry` is the account's custom settings entry or nullptr. Overrides apply

@@ -19,6 +19,15 @@ void appendAll(std::vector<std::string> &out, const std::vector<std::string> &a,
     out.insert(out.end(), b.begin(), b.end());
 }
 
+/// The lists of the policy that applies, as the reference's decision line
+/// shows them (home_countries_defined, trusted_*_defined).
+void describePolicy(const Policy &policy, Verdict &v)
+{
+    v.homeCountriesDefined = *policy.homeCountries;
+    v.trustedCountriesDefined = *policy.trustedCountries;
+    v.trustedIpsDefined = *policy.trustedIpTexts;
+}
+
 }  // namespace
 
 Status LimitsModule::configure(ConfigSection &cfg)
@@ -90,6 +99,8 @@ Step LimitsModule::onRequest(Request &req)
     if (entry)
         log_->debug("limits.custom request={} account={} entry=\"{}\"", req.id(), facts.account,
                     entry->sender);
+    if (pending.wantLists)
+        describePolicy(policy, facts.verdict);
 
     Resume resume = req.suspend();
     if (facts.dryRun) {
@@ -169,6 +180,8 @@ void LimitsModule::decideAndReply(Request &req, const Resume &resume, const Pend
     if (pending.wantLists) {
         appendAll(v.seenCountries, s.foreignCountryList, s.homeCountryList);
         appendAll(v.seenIps, s.foreignIpList, s.homeIpList);
+        v.seenForeignCountries = static_cast<uint32_t>(s.foreignCountryList.size());
+        v.seenForeignIps = static_cast<uint32_t>(s.foreignIpList.size());
     }
 
     log_->debug(

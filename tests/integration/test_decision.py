@@ -8,6 +8,7 @@ settings file, and that a restart keeps what was seen.
 """
 
 import json
+import re
 import os
 import shutil
 import tempfile
@@ -207,6 +208,63 @@ class DecisionTest(h.GeopolTestCase):
         # Every line is JSON, the start-up lines too.
         for raw in d.log_text().splitlines():
             json.loads(raw)
+
+    def test_decision_lines_with_the_reference_keys(self):
+        # log.decision-format: reference gives geoip-policyd 1.0.10's logfmt keys, in its
+        # order, so searches built on them keep working (its example line, shared/reference).
+        tmp = tempfile.mkdtemp(prefix="geopol-custom-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        custom = os.path.join(tmp, "custom.json")
+        with open(custom, "w") as f:
+            json.dump({"data": [{"sender": "t@example.com", "trusted_countries": ["us", "gb"],
+                                 "trusted_ips": ["8.8.8.0/24"]}]}, f)
+        cfg = config({"max-countries": 2, "home-countries": ["AT"], "custom-settings": custom})
+        cfg["log"]["decision-format"] = "reference"
+        d = self.start_geopold(cfg)
+        c = self.connect(d)
+        self.assertEqual(self.ask(c, "b@example.com", US), "DUNNO")
+        self.assertEqual(self.ask(c, "b@example.com", GB), "DUNNO")
+        self.assertEqual(self.ask(c, "b@example.com", DE), REJECT)
+        self.assertEqual(self.ask(c, "t@example.com", US), "DUNNO")
+
+        lines = [l for l in d.log_text().splitlines() if "[decision]" in l]
+        self.assertEqual(len(lines), 4, lines)
+        first = lines[0].split("[decision] ", 1)[1]
+        self.assertRegex(first, r"^guid=[0-9A-Za-z]{27} sender=b@example\.com "
+                         r"current_client_ip=8\.8\.8\.8 current_country_code=US "
+                         r"foreign_countries_seen=US home_countries_seen=N/A "
+                         r"home_countries_defined=AT trusted_countries_defined=N/A "
+                         r"total_countries=1 allowed_max_foreign_countries=2 "
+                         r"allowed_max_home_countries=3 foreign_ips_seen=8\.8\.8\.8 "
+                         r"home_ips_seen=N/A trusted_ips_defined=N/A total_ips=1 "
+                         r"allowed_max_foreign_ips=10 allowed_max_home_ips=10 action=ok$")
+        third = lines[2].split("[decision] ", 1)[1]
+        m = re.search(r"foreign_countries_seen=(\S+) .* total_countries=3 .*"
+                      r" foreign_ips_seen=(\S+) .* total_ips=3 .*"
+                      r'action="Policy violation\. Please contact your support"$', third)
+        self.assertIsNotNone(m, third)
+        self.assertEqual(sorted(m.group(1).split(",")), ["DE", "GB", "US"])
+        self.assertEqual(sorted(m.group(2).split(",")), sorted([US, GB, DE]))
+        self.assertIn(" current_country_code=DE ", third)
+        self.assertRegex(lines[3], r"sender=t@example\.com .*trusted_countries_defined=US,GB "
+                                   r".*trusted_ips_defined=8\.8\.8\.0/24 ")
+        guids = {re.search(r"guid=(\S+)", l).group(1) for l in lines}
+        self.assertEqual(len(guids), 4, "a guid per request")
+
+        # The same keys as one JSON object per line (--log-json), numbers as numbers.
+        d2 = self.start_geopold(cfg, ["--log-json", "--sasl-username"])
+        c2 = self.connect(d2)
+        self.assertEqual(self.ask(c2, "sasl@example.com", GB, sasl_username="u1"), "DUNNO")
+        d2.wait_for_log(r'"decision":\{"guid"')
+        record = next(json.loads(l) for l in d2.log_text().splitlines() if '"decision":' in l)
+        decision = record["decision"]
+        self.assertEqual(list(decision)[:4], ["guid", "sasl_username", "current_client_ip",
+                                              "current_country_code"])
+        self.assertEqual(decision["sasl_username"], "u1")
+        self.assertEqual(decision["current_country_code"], "GB")
+        self.assertEqual(decision["total_countries"], 1)
+        self.assertEqual(decision["home_ips_seen"], "N/A")
+        self.assertEqual(decision["action"], "ok")
 
     def test_ignore_networks_get_the_reference_reply_and_are_not_counted(self):
         d = self.start_geopold(config({"max-ips": 0}, geoip={"ignore-networks": ["192.0.2.0/24"]}))
