@@ -9,10 +9,13 @@ QueryService::~QueryService()
         run->close();
 }
 
-void QueryService::query(std::vector<Attribute> attributes,
+void QueryService::query(std::vector<Attribute> attributes, QueryMode mode,
                          std::function<void(const QueryResult &)> done)
 {
-    auto run = std::make_shared<RequestRun>(server_.loop(), stats_, failureLog_, nullptr);
+    const bool whatIf = mode == QueryMode::WhatIf;
+    auto run =
+        std::make_shared<RequestRun>(server_.loop(), whatIf ? whatIfStats_ : server_.stats(),
+                                     whatIf ? whatIfFailureLog_ : server_.failureLog(), nullptr);
     RequestRun *raw = run.get();
     run->setFinished([this, raw, done = std::move(done)](std::string_view action) {
         QueryResult result;
@@ -29,11 +32,11 @@ void QueryService::query(std::vector<Attribute> attributes,
     });
     active_.emplace(raw, run);
     Request &req = run->request();
-    req.coreBind(run, &peer_);
+    req.coreBind(run, whatIf ? &whatIfPeer_ : &decisionPeer_);
     req.coreReset(server_.nextRequestId());
     for (const auto &a : attributes)
         req.coreAddAttribute(a.name, a.value);
-    req.facts.dryRun = true;
+    req.facts.dryRun = whatIf;
     run->begin(server_.chain(), server_.settings());
 }
 

@@ -1,5 +1,6 @@
 // query_service.hpp - the "policy-query" service: runs a what-if request
-// (REST POST /query) through the server's current chain, without Postfix.
+// (REST POST /query) or a real decision (REST POST /dovecotpolicy) through
+// the server's current chain, without Postfix.
 #pragma once
 
 #include <memory>
@@ -16,15 +17,18 @@ public:
     explicit QueryService(Server &server) : server_(server) {}
     ~QueryService() override;
 
-    void query(std::vector<Attribute> attributes,
+    void query(std::vector<Attribute> attributes, QueryMode mode,
                std::function<void(const QueryResult &)> done) override;
 
 private:
     Server &server_;
-    ServerStats stats_;  // kept apart: what-if questions are not mail traffic
-    RateLimitedLog failureLog_;
+    // What-if questions are kept apart: they are not traffic. Real decisions
+    // use the server's counters and failure log, like Postfix requests.
+    ServerStats whatIfStats_;
+    RateLimitedLog whatIfFailureLog_;
     std::unordered_map<RequestRun *, std::shared_ptr<RequestRun>> active_;
-    const std::string peer_ = "admin-query";
+    const std::string whatIfPeer_ = "admin-query";
+    const std::string decisionPeer_ = "admin-decision";
 };
 
 }  // namespace geopol::core

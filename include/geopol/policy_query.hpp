@@ -1,9 +1,11 @@
-// policy_query.hpp - the "policy-query" service: ask the chain about a
-// client and sender without Postfix (REST POST /query).
+// policy_query.hpp - the "policy-query" service: run a request through the
+// chain without Postfix (REST POST /query and POST /dovecotpolicy).
 //
-// The request runs through the current chain like one from Postfix, with
-// facts.dryRun set: modules must not change state for it (the reference's
-// /query recorded the address; ours only looks).
+// The request runs through the current chain like one from Postfix. A
+// what-if question sets facts.dryRun: modules must not change state for it
+// (the reference's /query recorded the address; ours only looks). A real
+// decision (a Dovecot login) records, blocks and mails like a Postfix
+// request, and counts in the server's request metrics.
 #pragma once
 
 #include <functional>
@@ -22,12 +24,17 @@ struct QueryResult {
     Facts facts;
 };
 
+enum class QueryMode {
+    WhatIf,    ///< facts.dryRun: nothing is recorded, blocked or mailed
+    Decision,  ///< a real decision, as if Postfix had asked
+};
+
 class PolicyQuery {
 public:
     virtual ~PolicyQuery() = default;
     /// The attributes are copied into the request before query() returns;
     /// what their views point at need only live until then.
-    virtual void query(std::vector<Attribute> attributes,
+    virtual void query(std::vector<Attribute> attributes, QueryMode mode,
                        std::function<void(const QueryResult &)> done) = 0;
 };
 

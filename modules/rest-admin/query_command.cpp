@@ -21,7 +21,8 @@ bool truthy(std::string_view v)
     return v == "1" || v == "true" || v == "yes" || v == "on";
 }
 
-// "details=1&x=y" -> the value of `key`, if present.
+}  // namespace
+
 std::optional<std::string> queryParam(std::string_view query, std::string_view key)
 {
     while (!query.empty()) {
@@ -36,8 +37,6 @@ std::optional<std::string> queryParam(std::string_view query, std::string_view k
     }
     return std::nullopt;
 }
-
-}  // namespace
 
 std::optional<QueryInput> parseQueryRequest(const AdminRequest &req, std::string &error)
 {
@@ -201,7 +200,7 @@ void handleQuery(PolicyQuery *service, const AdminRequest &req, AdminReply reply
         {"sasl_username", in->sender},
     };
     QueryInput input = *in;
-    service->query(std::move(attrs), [input, reply](const QueryResult &result) {
+    service->query(std::move(attrs), QueryMode::WhatIf, [input, reply](const QueryResult &result) {
         if (result.failed) {
             // The reference said 202 "result":true with a serialized Go
             // error; a failed question is not an answer.

@@ -24,6 +24,10 @@ struct QueryInput {
 /// query string (details=1). nullopt and a message for a 400 otherwise.
 std::optional<QueryInput> parseQueryRequest(const AdminRequest &req, std::string &error);
 
+/// The value of `key` in a raw query string ("details=1&x=y"); a key
+/// without '=' reads as "1". No percent-decoding: our parameters need none.
+std::optional<std::string> queryParam(std::string_view query, std::string_view key);
+
 /// A 27-character, time-ordered id in KSUID format (4 bytes of seconds since
 /// 2014-05-13, 16 random bytes, base62), like the reference's guid.
 std::string newKsuid();

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "fakes.hpp"
+
 using namespace geopol;
 using namespace geopol::rest_admin;
 
@@ -165,41 +167,18 @@ TEST_CASE("without the policy-query service the answer is 503, after validation"
     CHECK(got.status == 400);
 }
 
-namespace {
-
-class FakeQuery : public PolicyQuery {
-public:
-    // Copies, as the core does: the views need only live during query().
-    std::vector<std::pair<std::string, std::string>> attrs;
-    QueryResult result;
-    void query(std::vector<Attribute> a, std::function<void(const QueryResult &)> done) override
-    {
-        attrs.clear();
-        for (const Attribute &x : a)
-            attrs.emplace_back(x.name, x.value);
-        done(result);
-    }
-};
-
-}  // namespace
-
 TEST_CASE("the question reaches the chain as sender and sasl_username, and failures are 503")
 {
-    FakeQuery q;
+    testing::FakeQuery q;
     q.result.action = "DUNNO";
     AdminResponse got;
     handleQuery(&q, query(kReadme), [&](AdminResponse r) { got = std::move(r); });
     CHECK(got.status == 202);
-    auto find = [&](const std::string &name) {
-        for (const auto &[n, value] : q.attrs)
-            if (n == name)
-                return value;
-        return std::string("<absent>");
-    };
-    CHECK(find("request") == "smtpd_access_policy");
-    CHECK(find("client_address") == "1.2.3.4");
-    CHECK(find("sender") == "user@example.com");
-    CHECK(find("sasl_username") == "user@example.com");
+    CHECK(q.attribute("request") == "smtpd_access_policy");
+    CHECK(q.attribute("client_address") == "1.2.3.4");
+    CHECK(q.attribute("sender") == "user@example.com");
+    CHECK(q.attribute("sasl_username") == "user@example.com");
+    CHECK(q.modes.back() == QueryMode::WhatIf);
 
     q.result.failed = true;
     q.result.failure = "memory-store: out of memory";
