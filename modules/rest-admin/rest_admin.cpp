@@ -3,6 +3,7 @@
 
 #include <spdlog/logger.h>
 
+#include "dovecot_policy.hpp"
 #include "geopol/config.hpp"
 #include "geopol/host.hpp"
 #include "query_command.hpp"
@@ -38,6 +39,9 @@ Status RestAdminModule::start(Host &host)
     });
     admin_->add("POST", "/query", [this](const AdminRequest &req, AdminReply reply) {
         handleQuery(query_, req, std::move(reply));
+    });
+    admin_->add("POST", "/dovecotpolicy", [this](const AdminRequest &req, AdminReply reply) {
+        handleDovecotPolicy(query_, req, std::move(reply));
     });
     metrics_->addSource([](std::string &out) { Hub::instance().renderMetrics(out); });
 

@@ -3,8 +3,8 @@
 //
 // The module knows no other module: it serves whatever the chain's modules
 // registered with the core's "admin" service (AdminCommands), and adds
-// GET /metrics (the "metrics" service) and POST /query (the core's
-// "policy-query" service). The HTTP side lives in the process-wide Hub so a
+// GET /metrics (the "metrics" service), POST /query and POST /dovecotpolicy
+// (both use the core's "policy-query" service). The HTTP side lives in the process-wide Hub so a
 // reload does not rebind the port.
 #pragma once
 
