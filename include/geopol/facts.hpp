@@ -9,6 +9,7 @@
 //   geoip       located, country, continent, hasLocation, latitude, longitude,
 //               accuracyRadiusKm
 //   ldap-alias  account (replaced by the resolved account), accountKnown
+//   user-cdb    accountKnown (the account is listed in the CDB file)
 //   limits      verdict
 #pragma once
 
