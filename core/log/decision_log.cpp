@@ -155,8 +155,9 @@ void logDecision(spdlog::logger &log, const DecisionLogFormat &format, const Req
     const Verdict &v = f.verdict;
     if (format.reference) {
         // The reference wrote its line only when the policy ran: no line for
-        // errors (DEFER) or ignore-networks (geoip logs those itself).
-        if (v.evaluated)
+        // errors (DEFER) or ignore-networks (geoip logs those itself), nor
+        // for a what-if question (REST /query), which decides nothing.
+        if (v.evaluated && !f.dryRun)
             log.info("{}", referenceDecisionLine(format, req, action, newKsuid()));
         return;
     }
@@ -187,6 +188,8 @@ void logDecision(spdlog::logger &log, const DecisionLogFormat &format, const Req
             if (v.newlyBlocked)
                 out += ",\"newly_blocked\":true";
         }
+        if (f.dryRun)
+            out += ",\"what_if\":true";
         out += ",\"action\":\"" + jsonEscape(action) +
                "\",\"request_id\":" + std::to_string(req.id()) + "}";
     } else {
@@ -212,6 +215,8 @@ void logDecision(spdlog::logger &log, const DecisionLogFormat &format, const Req
             if (v.newlyBlocked)
                 out += "; newly_blocked=yes";
         }
+        if (f.dryRun)
+            out += "; what_if=yes";  // REST /query: nothing was recorded or answered
         out += "; action=" + std::string(action);
     }
     log.info("{}", out);

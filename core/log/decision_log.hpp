@@ -2,7 +2,8 @@
 //   sender=<a@example.com>; client_address=8.8.8.8; country=US; countries=[US];
 //   ip_addresses=[8.8.8.8]; #countries=1/3; #ip_addresses=1/10; action=DUNNO
 // Fields appear when the module that fills them ran. With log.format json the
-// same fields are one JSON object.
+// same fields are one JSON object. A what-if question (REST /query) is marked
+// "what_if=yes": it recorded nothing and answered no one.
 //
 // With log.decision-format: reference, the line has geoip-policyd 1.0.10's
 // logfmt keys instead, for log searches and dashboards built on them:

@@ -151,6 +151,13 @@ class StateTest(h.GeopolTestCase):
         self.assertEqual(after["counts"], before["counts"])
         self.assertFalse(after["blocked"], "a what-if question never blocks")
         self.assertEqual(c.policy_request("carol@example.com", "8.8.8.8"), "DUNNO")
+        # In the log the questions are marked, so no one takes them for mail refused.
+        what_if = [l for l in d.log_text().splitlines()
+                   if "[decision]" in l and "client_address=8.8.1.1" in l]
+        self.assertEqual(len(what_if), 1, what_if)
+        self.assertRegex(what_if[0], r"; what_if=yes; action=REJECT ")
+        self.assertNotIn("what_if", [l for l in d.log_text().splitlines()
+                                     if "[decision]" in l][-1], "a real request is not marked")
 
     def test_a_reload_that_moves_the_listener_swaps_it(self):
         port, new_port = h.free_port(), h.free_port()
