@@ -1,13 +1,11 @@
 // query_command.cpp
 #include "query_command.hpp"
 
-#include <sys/random.h>
-
-#include <chrono>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "geopol/admin_json.hpp"
+#include "geopol/ksuid.hpp"
 
 namespace geopol::rest_admin {
 
@@ -91,40 +89,6 @@ std::optional<QueryInput> parseQueryRequest(const AdminRequest &req, std::string
     auto details = queryParam(req.query, "details");
     in.details = details && truthy(*details);
     return in;
-}
-
-std::string newKsuid()
-{
-    constexpr int64_t kEpoch = 1400000000;  // KSUID's epoch
-    unsigned char raw[20];
-    auto now = std::chrono::system_clock::now().time_since_epoch();
-    auto seconds = static_cast<uint32_t>(
-        std::chrono::duration_cast<std::chrono::seconds>(now).count() - kEpoch);
-    raw[0] = static_cast<unsigned char>(seconds >> 24);
-    raw[1] = static_cast<unsigned char>(seconds >> 16);
-    raw[2] = static_cast<unsigned char>(seconds >> 8);
-    raw[3] = static_cast<unsigned char>(seconds);
-    size_t got = 0;
-    while (got < 16) {
-        ssize_t n = getrandom(raw + 4 + got, 16 - got, 0);
-        if (n > 0)
-            got += static_cast<size_t>(n);
-    }
-    // Base62 of the 160-bit big-endian number, left-padded to 27 digits.
-    static const char digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    std::string out(27, '0');
-    unsigned char num[20];
-    std::memcpy(num, raw, sizeof num);
-    for (int pos = 26; pos >= 0; --pos) {
-        uint32_t rem = 0;
-        for (unsigned char &byte : num) {
-            uint32_t acc = (rem << 8) | byte;
-            byte = static_cast<unsigned char>(acc / 62);
-            rem = acc % 62;
-        }
-        out[static_cast<size_t>(pos)] = digits[rem];
-    }
-    return out;
 }
 
 bool rejectingAction(std::string_view action)

@@ -28,10 +28,6 @@ std::optional<QueryInput> parseQueryRequest(const AdminRequest &req, std::string
 /// without '=' reads as "1". No percent-decoding: our parameters need none.
 std::optional<std::string> queryParam(std::string_view query, std::string_view key);
 
-/// A 27-character, time-ordered id in KSUID format (4 bytes of seconds since
-/// 2014-05-13, 16 random bytes, base62), like the reference's guid.
-std::string newKsuid();
-
 /// True when Postfix would not accept the mail with this action.
 bool rejectingAction(std::string_view action);
 

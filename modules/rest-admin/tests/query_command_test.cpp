@@ -8,6 +8,7 @@
 #include <set>
 
 #include "fakes.hpp"
+#include "geopol/ksuid.hpp"
 
 using namespace geopol;
 using namespace geopol::rest_admin;
@@ -78,7 +79,7 @@ TEST_CASE("guids are 27 base62 characters, unique, and carry the time like a KSU
         "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     std::set<std::string> seen;
     for (int i = 0; i < 200; ++i) {
-        std::string id = newKsuid();
+        std::string id = geopol::newKsuid();
         REQUIRE(id.size() == 27);
         REQUIRE(id.find_first_not_of(kDigits) == std::string::npos);
         seen.insert(id);
