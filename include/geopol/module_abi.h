@@ -23,7 +23,8 @@
  * built against any other version of them is refused even if nobody bumped
  * this number. */
 /* 2: Request keeps its attributes in one buffer; Attribute holds views. */
-#define GEOPOL_MODULE_ABI 2
+/* 3: PolicyQuery takes a QueryMode; Verdict carries the lists of the policy. */
+#define GEOPOL_MODULE_ABI 3
 
 #define GEOPOL_MODULE_ENTRY_SYMBOL "geopol_module_entry"
 
