@@ -11,6 +11,9 @@
 //   POST /remove     limits::readUnlockRequest(req, ...)   (unlock)
 //   POST /query      rest_admin::parseQueryRequest(req, ...), and
 //                    formatQueryResponse() of what it read
+//   POST /dovecotpolicy?command=allow|report
+//                    rest_admin::parseDovecotPolicyRequest(req, ...), and
+//                    formatDovecotReply() with the input as the action text
 // No knob picks the endpoint: each parse is cheap, and a body sent to the
 // wrong endpoint must be refused too, which only shows when every endpoint
 // sees every body.
@@ -50,7 +53,12 @@
 //    the order of the rest;
 //  - an accepted query has the body's non-empty address and sender, "details"
 //    as the query string says, and its response is valid JSON that echoes
-//    both back.
+//    both back;
+//  - Dovecot: a report is accepted whatever the body; an allow is accepted
+//    exactly when the shared rules pass and "remote" and "login" are
+//    non-empty strings ("success" a boolean if there), and then carries them
+//    and failedLogin == (success is false); the reply to any action text is
+//    valid JSON {"status":0|-1,"msg":non-empty}, -1 exactly for a reject.
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -64,6 +72,7 @@
 #include "knobs.hpp"
 #include "modules/limits/custom_settings.hpp"
 #include "modules/limits/custom_settings_edit.hpp"
+#include "modules/rest-admin/dovecot_policy.hpp"
 #include "modules/rest-admin/query_command.hpp"
 
 using geopol::AdminRequest;
@@ -317,6 +326,53 @@ void checkQuery(const std::optional<geopol::rest_admin::QueryInput> &in, const s
     }
 }
 
+void checkDovecot(AdminRequest req, const json &doc, bool parsed, const std::string &bodyError)
+{
+    using geopol::rest_admin::DovecotCommand;
+    req.method = "POST";
+    req.path = "/dovecotpolicy";
+    std::string error;
+    req.query = "command=report";
+    auto report = geopol::rest_admin::parseDovecotPolicyRequest(req, error);
+    FUZZ_CHECK(report && report->command == DovecotCommand::Report && error.empty());
+
+    req.query = "?command=allow";  // as Dovecot sends it for a URL ending in '?'
+    auto allow = geopol::rest_admin::parseDovecotPolicyRequest(req, error);
+    if (!parsed) {
+        FUZZ_CHECK(!allow && error == bodyError);
+    } else {
+        auto text = [&](const char *key) {
+            auto it = doc.is_object() ? doc.find(key) : doc.end();
+            return it != doc.end() && it->is_string() &&
+                   !it->get_ref<const std::string &>().empty();
+        };
+        auto success = doc.is_object() ? doc.find("success") : doc.end();
+        bool wellFormed =
+            text("remote") && text("login") && (success == doc.end() || success->is_boolean());
+        FUZZ_CHECK(allow.has_value() == wellFormed);
+        if (allow) {
+            FUZZ_CHECK(allow->command == DovecotCommand::Allow && error.empty());
+            FUZZ_CHECK(allow->remote == doc["remote"].get<std::string>());
+            FUZZ_CHECK(allow->login == doc["login"].get<std::string>());
+            FUZZ_CHECK(allow->failedLogin == (success != doc.end() && !success->get<bool>()));
+        } else {
+            checkError(error);
+        }
+    }
+
+    // Whatever text an action carries, Dovecot gets JSON with a message.
+    geopol::QueryResult result;
+    result.action.assign(req.body, 0, 512);
+    for (bool reject : {false, true}) {
+        result.facts.verdict.reject = reject;
+        json out = json::parse(geopol::rest_admin::formatDovecotReply(result), nullptr, false);
+        FUZZ_CHECK(!out.is_discarded() && out.is_object() && out.size() == 2);
+        FUZZ_CHECK(out["msg"].is_string() && !out["msg"].get_ref<const std::string &>().empty());
+        bool refused = reject || geopol::rest_admin::rejectingAction(result.action);
+        FUZZ_CHECK(out["status"] == (refused ? -1 : 0));
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -374,6 +430,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     std::string queryError;
     auto query = geopol::rest_admin::parseQueryRequest(req, queryError);
     const bool queried = query.has_value();
+
+    checkDovecot(req, doc, parsed, bodyError);
 
     if (!parsed) {
         for (const std::string *e : {&put.error, &patch.error, &del.error, &unlockError})
