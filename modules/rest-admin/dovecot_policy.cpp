@@ -168,32 +168,15 @@ void handleDovecotPolicy(PolicyQuery *service, const AdminRequest &req, AdminRep
         reply({200, "application/json", std::string(dovecotReportReply())});
         return;
     }
-    if (!service) {
-        reply({503, "application/json", adminErrorBody("the policy-query service is not running")});
-        return;
-    }
-    // As for /query: the core reads the identity from sender or
-    // sasl_username (server.identity), so both carry the login.
-    std::vector<Attribute> attrs = {
-        {"request", "smtpd_access_policy"}, {"protocol_state", "RCPT"},
-        {"client_address", in->remote},     {"sender", in->login},
-        {"sasl_username", in->login},
-    };
     // A failed login must not count: otherwise anyone who knows an address
-    // could get it blocked by guessing passwords from a few countries.
+    // could get it blocked by guessing passwords from a few countries. A
+    // failed chain is 500: any non-2xx answer makes Dovecot apply
+    // auth_policy_reject_on_fail.
     QueryMode mode = in->failedLogin ? QueryMode::WhatIf : QueryMode::Decision;
-    service->query(std::move(attrs), mode, [reply](const QueryResult &result) {
-        if (result.failed) {
-            // Any non-2xx answer makes Dovecot apply auth_policy_reject_on_fail.
-            ordered_json e;
-            e["error"] = "the policy chain failed: " + result.failure;
-            e["action"] = result.action;
-            reply({500, "application/json",
-                   e.dump(-1, ' ', false, ordered_json::error_handler_t::replace)});
-            return;
-        }
-        reply({200, "application/json", formatDovecotReply(result)});
-    });
+    askChain(service, in->remote, in->login, mode, 500, std::move(reply),
+             [](const QueryResult &result, const AdminReply &answer) {
+                 answer({200, "application/json", formatDovecotReply(result)});
+             });
 }
 
 }  // namespace geopol::rest_admin

@@ -152,31 +152,41 @@ void handleQuery(PolicyQuery *service, const AdminRequest &req, AdminReply reply
         reply(badRequest(error));
         return;
     }
+    QueryInput input = *in;
+    // A failed question is not an answer: the reference said 202
+    // "result":true with a serialized Go error.
+    askChain(service, in->address, in->sender, QueryMode::WhatIf, 503, std::move(reply),
+             [input](const QueryResult &result, const AdminReply &answer) {
+                 answer({202, "application/json", formatQueryResponse(newKsuid(), input, result)});
+             });
+}
+
+void askChain(PolicyQuery *service, std::string_view address, std::string_view identity,
+              QueryMode mode, int failStatus, AdminReply reply,
+              std::function<void(const QueryResult &, const AdminReply &)> answer)
+{
     if (!service) {
         reply({503, "application/json", adminErrorBody("the policy-query service is not running")});
         return;
     }
-    // The JSON field is always "sender"; in sasl_username mode the core
-    // reads the identity from sasl_username, so both carry it.
     std::vector<Attribute> attrs = {
         {"request", "smtpd_access_policy"}, {"protocol_state", "RCPT"},
-        {"client_address", in->address},    {"sender", in->sender},
-        {"sasl_username", in->sender},
+        {"client_address", address},        {"sender", identity},
+        {"sasl_username", identity},
     };
-    QueryInput input = *in;
-    service->query(std::move(attrs), QueryMode::WhatIf, [input, reply](const QueryResult &result) {
-        if (result.failed) {
-            // The reference said 202 "result":true with a serialized Go
-            // error; a failed question is not an answer.
-            ordered_json e;
-            e["error"] = "the policy chain failed: " + result.failure;
-            e["action"] = result.action;
-            reply({503, "application/json",
-                   e.dump(-1, ' ', false, ordered_json::error_handler_t::replace)});
-            return;
-        }
-        reply({202, "application/json", formatQueryResponse(newKsuid(), input, result)});
-    });
+    service->query(std::move(attrs), mode,
+                   [failStatus, reply = std::move(reply),
+                    answer = std::move(answer)](const QueryResult &result) {
+                       if (result.failed) {
+                           ordered_json e;
+                           e["error"] = "the policy chain failed: " + result.failure;
+                           e["action"] = result.action;
+                           reply({failStatus, "application/json",
+                                  e.dump(-1, ' ', false, ordered_json::error_handler_t::replace)});
+                           return;
+                       }
+                       answer(result, reply);
+                   });
 }
 
 }  // namespace geopol::rest_admin

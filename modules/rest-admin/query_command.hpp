@@ -5,6 +5,7 @@
 // the reference, whose /query counted as a real request.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,5 +39,14 @@ std::string formatQueryResponse(const std::string &guid, const QueryInput &in,
 
 /// The handler registered for POST /query; answers 503 without the service.
 void handleQuery(PolicyQuery *service, const AdminRequest &req, AdminReply reply);
+
+/// Runs `address` and `identity` through the chain as a Postfix request from
+/// that client would go (sender and sasl_username both carry the identity,
+/// so either server.identity finds it) and calls `answer` with the result.
+/// Without the policy-query service it replies 503; when the chain fails,
+/// `failStatus` with {"error","action"}.
+void askChain(PolicyQuery *service, std::string_view address, std::string_view identity,
+              QueryMode mode, int failStatus, AdminReply reply,
+              std::function<void(const QueryResult &, const AdminReply &)> answer);
 
 }  // namespace geopol::rest_admin
