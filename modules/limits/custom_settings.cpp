@@ -102,8 +102,12 @@ uint32_t readCount(const json &obj, const char *key, const Where &where, std::st
             where.fail(field, "is too large");
         return static_cast<uint32_t>(v);
     }
-    if (it->is_number_integer())  // signed, hence negative here
+    if (it->is_number_integer()) {
+        // Signed: negative, or "-0", which JSON allows and means 0.
+        if (it->get<int64_t>() == 0)
+            return 0;
         where.fail(field, "must be 0 or more (0 means the default), not " + it->dump());
+    }
     where.fail(field, typeProblem(*it, "a whole number"));
 }
 

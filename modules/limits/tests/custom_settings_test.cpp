@@ -168,6 +168,10 @@ TEST_CASE("negative limits and entries without a sender are refused")
     CHECK(contains(nosender.error, "\"sender\""));
     auto notobj = parse(R"({"data":["a@b"]})");
     CHECK(contains(notobj.error, "data[0]"));
+    // JSON's "-0" is zero (the default), not a negative count.
+    auto minusZero = parse(R"({"data":[{"sender":"a@b","ips":-0,"countries":2}]})");
+    REQUIRE(minusZero.settings);
+    CHECK(minusZero.settings->entries()[0].ips == 0);
 }
 
 TEST_CASE("serialisation keeps the reference's key order and parses back to the same entries")
