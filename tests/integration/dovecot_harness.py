@@ -114,14 +114,8 @@ class Dovecot(h.LogFile):
             f.write("\n".join(lines) + "\n")
 
     def start(self) -> "Dovecot":
-        log = open(os.path.join(self.dir, "master-stderr.log"), "ab")
-        try:
-            self.proc = subprocess.Popen([DOVECOT, "-F", "-c", self.conf],
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         cwd=self.dir, preexec_fn=h._die_with_parent)
-        finally:
-            log.close()
-        h._register(self)
+        self.proc = h.spawn_logged(self, [DOVECOT, "-F", "-c", self.conf],
+                                   os.path.join(self.dir, "master-stderr.log"), self.dir)
         deadline = time.monotonic() + self.STARTUP_TIMEOUT
         while True:
             if self.proc.poll() is not None:

@@ -109,6 +109,20 @@ if threading.current_thread() is threading.main_thread():
             pass
 
 
+def spawn_logged(owner, cmd, log_path: str, cwd: str, env: dict | None = None):
+    """Starts a test server: stdin closed, stdout and stderr appended to log_path, killed if
+    the test process dies, and registered so that it is killed at exit. Returns the Popen;
+    `owner` (which has kill() and dir) is what gets registered."""
+    log = open(log_path, "ab")
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+                                cwd=cwd, preexec_fn=_die_with_parent)
+    finally:
+        log.close()
+    _register(owner)
+    return proc
+
+
 def _die_with_parent() -> None:
     """preexec_fn: the child gets SIGKILL if the test process dies (Linux PR_SET_PDEATHSIG)."""
     try:
@@ -1042,14 +1056,8 @@ class PostfixInstance(LogFile):
             self.port = free_port(self.host)
             self._write_config()
             offset = self.log_size()
-            log = open(self.log_path, "ab")
-            try:
-                self.proc = subprocess.Popen(
-                    [POSTFIX, "-c", self.etc, "start-fg"], stdin=subprocess.DEVNULL,
-                    stdout=log, stderr=log, cwd=self.dir, preexec_fn=_die_with_parent)
-            finally:
-                log.close()
-            _register(self)
+            self.proc = spawn_logged(self, [POSTFIX, "-c", self.etc, "start-fg"], self.log_path,
+                                     self.dir)
             deadline = time.monotonic() + self.STARTUP_TIMEOUT
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:

@@ -360,15 +360,9 @@ olcDbIndex: mailAlias eq
                 self.port = h.free_port(self.host)
                 self.tls_port = h.free_port(self.host) if self.tls else 0
             offset = self.log_size()
-            log = open(self.log_path, "ab")
-            try:
-                self.proc = subprocess.Popen(
-                    [SLAPD, "-d", "stats", "-F", self.conf_dir, "-h", self._listen_urls()],
-                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.dir,
-                    preexec_fn=h._die_with_parent)
-            finally:
-                log.close()
-            h._register(self)
+            self.proc = h.spawn_logged(
+                self, [SLAPD, "-d", "stats", "-F", self.conf_dir, "-h", self._listen_urls()],
+                self.log_path, self.dir)
             deadline = time.monotonic() + self.STARTUP_TIMEOUT
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:

@@ -170,14 +170,7 @@ class _Process(h.LogFile):
             raise RuntimeError(f"{self.describe()} is already running")
         offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
         self._log_offset = offset
-        log = open(self.log_path, "ab")
-        try:
-            self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=log, cwd=self.dir,
-                                         preexec_fn=h._die_with_parent)
-        finally:
-            log.close()
-        h._register(self)
+        self.proc = h.spawn_logged(self, self.command(), self.log_path, self.dir)
         deadline = time.monotonic() + self.STARTUP_TIMEOUT
         while True:
             if self.proc.poll() is not None:
