@@ -116,25 +116,17 @@ class Dovecot(h.LogFile):
     def start(self) -> "Dovecot":
         self.proc = h.spawn_logged(self, [DOVECOT, "-F", "-c", self.conf],
                                    os.path.join(self.dir, "master-stderr.log"), self.dir)
-        deadline = time.monotonic() + self.STARTUP_TIMEOUT
-        while True:
-            if self.proc.poll() is not None:
-                h._unregister(self)
-                raise AssertionError(f"dovecot exited during start-up (exit "
-                                     f"{self.proc.returncode}):\n{self._stderr()}\n"
-                                     f"{self.log_tail()}")
+        def answers() -> bool:
             try:
-                imap = imaplib.IMAP4("127.0.0.1", self.port, timeout=2)
-                imap.logout()
-                return self
+                imaplib.IMAP4("127.0.0.1", self.port, timeout=2).logout()
+                return True
             except OSError:
-                pass
-            if time.monotonic() > deadline:
-                self.kill()
-                raise AssertionError(f"dovecot did not answer on 127.0.0.1:{self.port} within "
-                                     f"{self.STARTUP_TIMEOUT:.0f}s\n{self._stderr()}\n"
-                                     f"{self.log_tail()}")
-            time.sleep(0.05)
+                return False
+
+        h.wait_started(self, answers, self.STARTUP_TIMEOUT,
+                       lambda why: f"dovecot on 127.0.0.1:{self.port} {why}\n{self._stderr()}\n"
+                                   f"{self.log_tail()}")
+        return self
 
     def _stderr(self) -> str:
         try:

@@ -123,6 +123,23 @@ def spawn_logged(owner, cmd, log_path: str, cwd: str, env: dict | None = None):
     return proc
 
 
+def wait_started(owner, probe, timeout: float, failure) -> None:
+    """Polls probe() (True once the server answers) for owner.proc. If the process exits first
+    it is unregistered, if timeout passes it is killed; either way the test fails with
+    failure(why)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if owner.proc.poll() is not None:
+            _unregister(owner)
+            raise AssertionError(failure(f"exited during start-up (exit {owner.proc.returncode})"))
+        if probe():
+            return
+        if time.monotonic() > deadline:
+            owner.kill()
+            raise AssertionError(failure(f"did not answer within {timeout:.0f}s"))
+        time.sleep(0.02)
+
+
 def _die_with_parent() -> None:
     """preexec_fn: the child gets SIGKILL if the test process dies (Linux PR_SET_PDEATHSIG)."""
     try:

@@ -171,26 +171,21 @@ class _Process(h.LogFile):
         offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
         self._log_offset = offset
         self.proc = h.spawn_logged(self, self.command(), self.log_path, self.dir)
-        deadline = time.monotonic() + self.STARTUP_TIMEOUT
-        while True:
-            if self.proc.poll() is not None:
-                h._unregister(self)
-                raise AssertionError(f"{self.describe()} exited during start-up "
-                                     f"({' '.join(self.command())})\n"
-                                     f"{h.tail(self._read_log()[self._log_offset:])}")
+
+        def answers() -> bool:
             try:
                 with RespClient(self.port, timeout=0.5) as c:
                     c.cmd("PING")
-                return self
+                return True
             except RedisError:
-                return self  # NOAUTH: up, but the default user is off
+                return True  # NOAUTH: up, but the default user is off
             except OSError:
-                pass
-            if time.monotonic() > deadline:
-                self.kill()
-                raise AssertionError(f"{self.describe()} did not answer within "
-                                     f"{self.STARTUP_TIMEOUT:.0f}s\n{self.log_tail()}")
-            time.sleep(0.02)
+                return False
+
+        h.wait_started(self, answers, self.STARTUP_TIMEOUT,
+                       lambda why: f"{self.describe()} {why} ({' '.join(self.command())})\n"
+                                   f"{h.tail(self._read_log()[self._log_offset:])}")
+        return self
 
     @property
     def pid(self) -> int:
