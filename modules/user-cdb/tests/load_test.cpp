@@ -60,6 +60,20 @@ struct Started {
     ~Started() { module->stop(); }
 };
 
+// What start() says about the file at `path` (which must be refused).
+std::string refusal(const std::string &path)
+{
+    geopol::test::LoadedModule so(USER_CDB_MODULE_PATH);
+    auto module = so.create();
+    FakeConfig cfg;
+    cfg.set("path", path);
+    REQUIRE(module->configure(cfg));
+    FakeHost host;
+    Status s = module->start(host);
+    REQUIRE_FALSE(s);
+    return s.message();
+}
+
 }  // namespace
 
 TEST_CASE("user-cdb.so exports a descriptor with this build's ABI, size, name and build tag")
@@ -91,16 +105,9 @@ TEST_CASE("a missing or empty path is a configuration error that names the flag"
 TEST_CASE("start() fails on a missing file, naming it and the fix; nothing is left open")
 {
     TempDir dir("user-cdb");
-    geopol::test::LoadedModule so(USER_CDB_MODULE_PATH);
-    auto module = so.create();
-    FakeConfig cfg;
-    cfg.set("path", dir.file("users.cdb"));
-    REQUIRE(module->configure(cfg));
-    FakeHost host;
-    Status s = module->start(host);
-    REQUIRE_FALSE(s);
-    CHECK(contains(s.message(), "cannot open the known-users CDB " + dir.file("users.cdb") +
-                                    ": No such file or directory; build it with `cdb -c -m"));
+    CHECK(contains(refusal(dir.file("users.cdb")),
+                   "cannot open the known-users CDB " + dir.file("users.cdb") +
+                       ": No such file or directory; build it with `cdb -c -m"));
 }
 
 TEST_CASE("start() fails on a truncated file")
@@ -108,15 +115,7 @@ TEST_CASE("start() fails on a truncated file")
     TempDir dir("user-cdb");
     writeCdb(dir.file("users.cdb"), {{"alice@example.com", "1"}});
     truncateTo(dir.file("users.cdb"), readBytes(dir.file("users.cdb")).size() - 4);
-    geopol::test::LoadedModule so(USER_CDB_MODULE_PATH);
-    auto module = so.create();
-    FakeConfig cfg;
-    cfg.set("path", dir.file("users.cdb"));
-    REQUIRE(module->configure(cfg));
-    FakeHost host;
-    Status s = module->start(host);
-    REQUIRE_FALSE(s);
-    CHECK(contains(s.message(), "not a CDB file, or damaged or truncated"));
+    CHECK(contains(refusal(dir.file("users.cdb")), "not a CDB file, or damaged or truncated"));
 }
 
 TEST_CASE("a listed account becomes known, an unlisted one stays unknown, the chain goes on")
