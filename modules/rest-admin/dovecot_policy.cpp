@@ -2,7 +2,6 @@
 #include "dovecot_policy.hpp"
 
 #include <nlohmann/json.hpp>
-#include <vector>
 
 #include "geopol/admin_json.hpp"
 #include "query_command.hpp"
